@@ -1,0 +1,49 @@
+# patroni-stack: the two commands a newcomer needs are `make up` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+STACK ?= dev
+PULUMI_ENV := . scripts/env.sh
+
+.PHONY: help up down preview status unit lint typecheck test e2e bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+up: ## install what is missing, then bring up the local cluster (STACK=dev) and print how to connect
+	@scripts/bootstrap.sh full
+	@$(PULUMI_ENV) && scripts/stack.sh up $(STACK)
+
+down: ## destroy the cluster of STACK (default dev)
+	@scripts/bootstrap.sh full
+	@$(PULUMI_ENV) && scripts/stack.sh down $(STACK)
+
+preview: ## show what `make up` would change
+	@scripts/bootstrap.sh full
+	@$(PULUMI_ENV) && scripts/stack.sh preview $(STACK)
+
+status: ## patronictl list and HAProxy backends of STACK
+	@$(PULUMI_ENV) && scripts/stack.sh status $(STACK)
+
+lint: ## eslint, prettier and shellcheck
+	@npx eslint .
+	@npx prettier --check --log-level warn .
+	@scripts/lint-shell.sh
+
+typecheck: ## TypeScript strict type check
+	@npx tsc --noEmit -p .
+
+unit: ## lint, type check and unit tests
+	@scripts/bootstrap.sh unit
+	@$(MAKE) --no-print-directory lint typecheck
+	@npx jest --selectProjects unit
+
+e2e: ## end-to-end: pulumi up / re-up / destroy of the dev and seed topologies on local containers
+	@scripts/bootstrap.sh full
+	@$(PULUMI_ENV) && npx jest --selectProjects e2e --runInBand
+
+test: ## unit tests, then the end-to-end suite
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+clean: ## remove build output (not the stacks' state)
+	rm -rf bin

@@ -1,0 +1,89 @@
+/**
+ * One etcd member: install from the OS packages, configure (static bootstrap of all members),
+ * start and wait for `endpoint health`. On destroy the member stops; `stopsBefore` orders the
+ * stops of several members, and a member that is raft leader hands leadership over first.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterPlan, EtcdMemberSpec } from "../plan";
+import { ETCD_CONFIG_PATH, renderEtcdConfig } from "../configs/etcd";
+import { renderEtcdUnit } from "../configs/systemd";
+import { renderScript } from "../configs/scripts";
+import { Connection } from "./connection";
+import { RemoteScript } from "./RemoteScript";
+
+export interface EtcdNodeArgs {
+  member: EtcdMemberSpec;
+  plan: ClusterPlan;
+  connection: Connection;
+  /** Members that are stopped after this one on destroy. */
+  stopsBefore?: EtcdNode[];
+  /** Seconds to wait for the member to be healthy. */
+  timeout?: number;
+}
+
+export class EtcdNode extends pulumi.ComponentResource {
+  readonly memberName: string;
+  readonly clientUrl: string;
+  /** The step whose deletion stops the member. */
+  readonly stop: RemoteScript;
+
+  constructor(name: string, args: EtcdNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("patroni-stack:cluster:EtcdNode", name, {}, opts);
+    const { member, plan, connection } = args;
+    const etcd = plan.settings.etcd;
+    const step = (phase: string, file: string, script: string, dependsOn: pulumi.Resource[]) =>
+      new RemoteScript(
+        `${name}-${phase}`,
+        { host: member.host, connection, file, script },
+        { parent: this, dependsOn },
+      );
+
+    const install = step(
+      "install",
+      "etcd-install.sh",
+      renderScript("etcd-install", {
+        PACKAGES_DEBIAN: etcd.packages.debian,
+        PACKAGES_RHEL: etcd.packages.rhel,
+        CONFIG_PATH: ETCD_CONFIG_PATH,
+      }),
+      [],
+    );
+    const configure = step(
+      "configure",
+      "etcd-configure.sh",
+      renderScript("etcd-configure", {
+        CONFIG_PATH: ETCD_CONFIG_PATH,
+        CONFIG: renderEtcdConfig(member, plan),
+        UNIT: renderEtcdUnit(ETCD_CONFIG_PATH),
+        DATA_DIR: etcd.dataDir,
+      }),
+      [install],
+    );
+    const start = step(
+      "start",
+      "etcd-start.sh",
+      renderScript("etcd-start", { MEMBER: member.name, CLIENT_URL: member.clientUrl, TIMEOUT: args.timeout ?? 180 }),
+      [configure],
+    );
+    this.stop = new RemoteScript(
+      `${name}-stop`,
+      {
+        host: member.host,
+        connection,
+        file: "etcd-stop.sh",
+        deleteFile: "etcd-stop.sh",
+        onDelete: renderScript("etcd-stop", {
+          MEMBER: member.name,
+          CLIENT_URL: member.clientUrl,
+          DATA_DIR: etcd.dataDir,
+          PURGE: plan.settings.cluster.onDestroy === "purge",
+        }),
+      },
+      { parent: this, dependsOn: [start, ...(args.stopsBefore ?? []).map((n) => n.stop)] },
+    );
+
+    this.memberName = member.name;
+    this.clientUrl = member.clientUrl;
+    this.registerOutputs({ memberName: this.memberName, clientUrl: this.clientUrl });
+  }
+}

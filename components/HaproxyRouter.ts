@@ -1,0 +1,74 @@
+/**
+ * HAProxy on one host: a read-write port that follows Patroni's `/primary`, a read-only port
+ * balanced over `/replica`, and a stats page. The config is checked with `haproxy -c` before it
+ * replaces the running one; the router is ready when exactly one read-write backend is UP.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterPlan, RouterSpec } from "../plan";
+import { HAPROXY_CONFIG_PATH, READ_WRITE_LISTENER, renderHaproxyConfig } from "../configs/haproxy";
+import { renderScript } from "../configs/scripts";
+import { Connection } from "./connection";
+import { RemoteScript } from "./RemoteScript";
+
+export interface HaproxyRouterArgs {
+  router: RouterSpec;
+  plan: ClusterPlan;
+  connection: Connection;
+  timeout?: number;
+  /** What must be up before HAProxy starts (every Patroni member). */
+  startAfter?: pulumi.Resource[];
+}
+
+export class HaproxyRouter extends pulumi.ComponentResource {
+  readonly address: string;
+  readonly readWritePort: number;
+  readonly readOnlyPort: number;
+  readonly statsPort: number;
+
+  constructor(name: string, args: HaproxyRouterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("patroni-stack:cluster:HaproxyRouter", name, {}, opts);
+    const { router, plan, connection } = args;
+    const h = plan.settings.haproxy;
+    const host = router.host;
+    const step = (phase: string, script: string, dependsOn: pulumi.Resource[]) =>
+      new RemoteScript(
+        `${name}-${phase}`,
+        { host, connection, file: `haproxy-${phase}.sh`, script },
+        { parent: this, dependsOn },
+      );
+
+    const install = step(
+      "install",
+      renderScript("haproxy-install", { PACKAGES_DEBIAN: h.packages.debian, PACKAGES_RHEL: h.packages.rhel }),
+      [],
+    );
+    const configure = step(
+      "configure",
+      renderScript("haproxy-configure", {
+        CONFIG_PATH: HAPROXY_CONFIG_PATH,
+        CONFIG: renderHaproxyConfig(router, plan),
+      }),
+      [install],
+    );
+    const start = step(
+      "start",
+      renderScript("haproxy-start", {
+        STATS_URL: `http://127.0.0.1:${h.statsPort}`,
+        LISTENER: READ_WRITE_LISTENER,
+        TIMEOUT: args.timeout ?? 120,
+      }),
+      [configure, ...(args.startAfter ?? [])],
+    );
+    new RemoteScript(
+      `${name}-stop`,
+      { host, connection, file: "haproxy-stop.sh", onDelete: renderScript("haproxy-stop", {}) },
+      { parent: this, dependsOn: [start] },
+    );
+
+    this.address = host.address;
+    this.readWritePort = h.readWritePort;
+    this.readOnlyPort = h.readOnlyPort;
+    this.statsPort = h.statsPort;
+    this.registerOutputs({ address: this.address });
+  }
+}

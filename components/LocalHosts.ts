@@ -1,0 +1,123 @@
+/**
+ * Local Docker containers that act as plain Linux hosts: systemd as PID 1 and key-only sshd.
+ * The cluster components reach them exactly as they reach real hosts: over SSH, through ports
+ * published on 127.0.0.1.
+ */
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import { Settings } from "../config";
+import { ClusterPlan, HostSpec } from "../plan";
+import { Connection, sshConnection } from "./connection";
+import { ClientEndpoint } from "./PatroniCluster";
+import { ed25519KeyPair } from "./sshKey";
+
+export type LocalSettings = NonNullable<Settings["local"]>;
+
+export interface LocalHostsArgs {
+  plan: ClusterPlan;
+  local: LocalSettings;
+  /** Prefix of Docker object names, unique per stack (e.g. `patroni-stack-dev`). */
+  prefix: string;
+}
+
+/** Names of the image the hosts run; the base image is made by scripts/base-image.sh. */
+export function hostImageNames(suite: string) {
+  return { base: `patroni-stack/debian:${suite}`, host: `patroni-stack/host:${suite}` };
+}
+
+/** Published ports of host `index`: SSH always, HAProxy's on the first router. */
+export function publishedPorts(host: HostSpec, plan: ClusterPlan, local: LocalSettings) {
+  const ports = [{ internal: 22, external: local.sshPortBase + host.index }];
+  if (plan.routers[0]?.host.name === host.name) {
+    const h = plan.settings.haproxy;
+    for (const p of [h.readWritePort, h.readOnlyPort, h.statsPort]) {
+      ports.push({ internal: p, external: p + local.portOffset });
+    }
+  }
+  return ports;
+}
+
+export class LocalHosts extends pulumi.ComponentResource {
+  readonly connections: Record<string, Connection>;
+  readonly clientEndpoint: ClientEndpoint;
+  readonly privateKey: pulumi.Output<string>;
+  readonly networkName: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalHostsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("patroni-stack:local:LocalHosts", name, {}, opts);
+    const { plan, local, prefix } = args;
+    const images = hostImageNames(local.suite);
+
+    const seed = new random.RandomBytes(`${name}-ssh-key-seed`, { length: 32 }, { parent: this });
+    const keys = seed.base64.apply((b64) => ed25519KeyPair(Buffer.from(b64, "base64"), prefix));
+    const privateKey = pulumi.secret(keys.privateKeyPem);
+
+    const network = new docker.Network(
+      `${name}-network`,
+      { name: prefix, driver: "bridge", ipamConfigs: [{ subnet: local.subnet }] },
+      { parent: this },
+    );
+    const context = path.join(__dirname, "..", "hosts");
+    const image = new docker.Image(
+      `${name}-image`,
+      {
+        imageName: images.host,
+        skipPush: true,
+        build: {
+          context,
+          dockerfile: path.join(context, "Dockerfile"),
+          args: { BASE_IMAGE: images.base },
+          builderVersion: "BuilderV1",
+        },
+      },
+      { parent: this },
+    );
+
+    this.connections = {};
+    for (const host of plan.hosts) {
+      const container = new docker.Container(
+        `${name}-${host.name}`,
+        {
+          name: `${prefix}-${host.name}`,
+          hostname: host.name,
+          image: image.repoDigest.apply((d) => d || images.host),
+          command: ["/sbin/init"],
+          stopSignal: "SIGRTMIN+3",
+          capabilities: { adds: ["SYS_ADMIN"] },
+          securityOpts: ["seccomp=unconfined"],
+          cgroupnsMode: "host",
+          volumes: [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup", readOnly: false }],
+          tmpfs: { "/run": "rw", "/run/lock": "rw", "/tmp": "rw,exec" },
+          networksAdvanced: [{ name: network.name, ipv4Address: host.address }],
+          ports: publishedPorts(host, plan, local).map((p) => ({ ...p, ip: "127.0.0.1" })),
+          uploads: [{ file: "/root/.ssh/authorized_keys", content: keys.publicKey, permissions: "0600" }],
+          mustRun: true,
+          destroyGraceSeconds: 20,
+        },
+        { parent: this },
+      );
+      // The connection depends on the container, so every remote step waits for it.
+      this.connections[host.name] = sshConnection(
+        {
+          host: container.id.apply(() => "127.0.0.1"),
+          port: local.sshPortBase + host.index,
+          user: "root",
+        },
+        { privateKey },
+      );
+    }
+
+    const h = plan.settings.haproxy;
+    this.clientEndpoint = {
+      host: "127.0.0.1",
+      readWritePort: h.readWritePort + local.portOffset,
+      readOnlyPort: h.readOnlyPort + local.portOffset,
+      statsPort: h.statsPort + local.portOffset,
+    };
+    this.privateKey = privateKey;
+    this.networkName = network.name;
+    this.registerOutputs({ networkName: this.networkName });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * One Patroni member with its PostgreSQL: install, configure (patroni.yml through stdin, since it
+ * holds passwords), start and wait for the member's role: the bootstrap leader until `/primary`
+ * answers 200, a replica until `/replica` answers 200 and it streams.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterPlan, PatroniMemberSpec } from "../plan";
+import {
+  PATRONI_CONFIG_PATH,
+  PatroniSecrets,
+  PG_BIN_LINK,
+  PGPASS_PATH,
+  renderPatroniConfig,
+  SOCKET_DIR,
+} from "../configs/patroni";
+import { renderPatroniUnit } from "../configs/systemd";
+import { renderScript } from "../configs/scripts";
+import { Connection } from "./connection";
+import { RemoteScript } from "./RemoteScript";
+
+export interface PatroniNodeArgs {
+  member: PatroniMemberSpec;
+  plan: ClusterPlan;
+  connection: Connection;
+  secrets: pulumi.Output<PatroniSecrets>;
+  /** What must be up before this member starts (installs and configs proceed in parallel). */
+  startAfter?: pulumi.Resource[];
+  /** Seconds to wait for the member's role. */
+  timeout?: number;
+}
+
+export class PatroniNode extends pulumi.ComponentResource {
+  readonly memberName: string;
+  readonly role: "leader" | "replica";
+  readonly restUrl: string;
+
+  constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("patroni-stack:cluster:PatroniNode", name, {}, opts);
+    const { member, plan, connection } = args;
+    const pg = plan.settings.postgresql;
+    const host = member.host;
+    const restUrl = `http://${host.address}:${plan.settings.patroni.restApiPort}`;
+
+    const install = new RemoteScript(
+      `${name}-install`,
+      {
+        host,
+        connection,
+        file: "patroni-install.sh",
+        script: renderScript("patroni-install", {
+          PG_VERSION: pg.version,
+          PACKAGES_DEBIAN: [...pg.packages.debian, ...plan.settings.patroni.packages.debian],
+          PACKAGES_RHEL: [...pg.packages.rhel, ...plan.settings.patroni.packages.rhel],
+          DATA_DIR: pg.dataDir,
+          PG_BIN_LINK,
+          PGPASS_DIR: PGPASS_PATH.replace(/\/[^/]+$/, ""),
+          CONFIG_DIR: PATRONI_CONFIG_PATH.replace(/\/[^/]+$/, ""),
+        }),
+      },
+      { parent: this },
+    );
+    const configure = new RemoteScript(
+      `${name}-configure`,
+      {
+        host,
+        connection,
+        file: "patroni-configure.sh",
+        script: renderScript("patroni-configure", {
+          CONFIG_PATH: PATRONI_CONFIG_PATH,
+          UNIT: renderPatroniUnit(PATRONI_CONFIG_PATH),
+        }),
+        stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan, s))),
+      },
+      { parent: this, dependsOn: [install] },
+    );
+    const start = new RemoteScript(
+      `${name}-start`,
+      {
+        host,
+        connection,
+        file: "patroni-start.sh",
+        script: renderScript("patroni-start", {
+          MEMBER: member.name,
+          ROLE: member.role,
+          REST_URL: restUrl,
+          PG_PORT: pg.port,
+          SOCKET_DIR,
+          TIMEOUT: args.timeout ?? 300,
+        }),
+      },
+      { parent: this, dependsOn: [configure, ...(args.startAfter ?? [])] },
+    );
+    new RemoteScript(
+      `${name}-stop`,
+      {
+        host,
+        connection,
+        file: "patroni-stop.sh",
+        deleteFile: "patroni-stop.sh",
+        onDelete: renderScript("patroni-stop", {
+          MEMBER: member.name,
+          DATA_DIR: pg.dataDir,
+          PURGE: plan.settings.cluster.onDestroy === "purge",
+        }),
+      },
+      { parent: this, dependsOn: [start] },
+    );
+
+    this.memberName = member.name;
+    this.role = member.role;
+    this.restUrl = restUrl;
+    this.registerOutputs({ memberName: this.memberName, role: this.role, restUrl });
+  }
+}

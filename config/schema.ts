@@ -1,0 +1,217 @@
+/**
+ * The stack configuration: its shape, its types and the ONE place where defaults live.
+ *
+ * Everything here is pure (no Pulumi): `parseSettings` turns the raw values read from
+ * `Pulumi.<stack>.yaml` into typed, defaulted settings or a list of problems.
+ */
+import { z } from "zod";
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "must be 2-63 chars of a-z, 0-9 and '-', starting with a letter");
+const port = z.number().int().min(1, "must be a port number 1-65535").max(65535, "must be a port number 1-65535");
+const ipv4 = z
+  .string()
+  .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, "must be an IPv4 address");
+const absPath = z.string().regex(/^\/[^\s'"$`\\]*$/, "must be an absolute path without spaces or quotes");
+const duration = z.string().regex(/^\d+(ms|s|m|h)$/, "must be a duration such as 500ms, 3s or 30m");
+const pkgList = z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_:-]*$/, "must be a package name")).min(1);
+const packages = (debian: string[], rhel: string[]) =>
+  z.strictObject({ debian: pkgList.default(debian), rhel: pkgList.default(rhel) }).prefault({});
+const paramValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Patroni member tags (the seed sets all four to false). */
+const tags = z
+  .strictObject({
+    nofailover: z.boolean().default(false),
+    noloadbalance: z.boolean().default(false),
+    clonefrom: z.boolean().default(false),
+    nosync: z.boolean().default(false),
+  })
+  .prefault({});
+
+const host = z.strictObject({
+  /** Patroni member / etcd member name. Stable: never an address. */
+  name,
+  /** The address other members use to reach this host. */
+  address: ipv4,
+  ssh: z
+    .strictObject({
+      /** Where SSH reaches the host; defaults to `address`. */
+      host: z.string().min(1).optional(),
+      port: port.default(22),
+      user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name")
+        .default("root"),
+      /** Prefix root commands with `sudo -n`; defaults to true for a user other than root. */
+      sudo: z.boolean().optional(),
+    })
+    .prefault({}),
+  tags,
+});
+
+const roles = z.strictObject({
+  etcd: z.array(z.string()).min(1, "needs at least one host"),
+  /** The first host is the bootstrap leader. */
+  patroni: z.array(z.string()).min(1, "needs at least one host"),
+  haproxy: z.array(z.string()).min(1, "needs at least one host"),
+});
+
+const user = z.strictObject({
+  name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier"),
+  options: z
+    .array(z.enum(["createrole", "createdb", "login", "replication", "bypassrls", "superuser"]))
+    .default(["login"]),
+});
+
+export const settingsSchema = z.strictObject({
+  hosts: z.array(host).min(1, "needs at least one host"),
+  roles,
+  cluster: z
+    .strictObject({
+      /** Patroni `scope`: the cluster's name in the DCS. */
+      scope: name.default("postgres"),
+      namespace: z
+        .string()
+        .regex(/^\/[a-z0-9/_-]*$/)
+        .default("/service"),
+      /** What `pulumi destroy` leaves on real hosts: data directories are kept unless `purge`. */
+      onDestroy: z.enum(["keep-data", "purge"]).default("keep-data"),
+    })
+    .prefault({}),
+  postgresql: z
+    .strictObject({
+      version: z.number().int().min(12).max(18).default(15),
+      port: port.default(5432),
+      /** Defaults to /data/pg<version> (the seed's layout). Only its parent is created. */
+      dataDir: absPath.optional(),
+      packages: z.strictObject({ debian: pkgList.optional(), rhel: pkgList.optional() }).prefault({}),
+      /** Written to bootstrap.dcs and, later, applied with Patroni's dynamic configuration. */
+      parameters: z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/), paramValue).default({}),
+      /** Extra pg_hba lines, after the ones the stack needs for replication and rewind. */
+      pgHba: z.array(z.string().min(1)).default(["host all all 0.0.0.0/0 scram-sha-256"]),
+      initdb: z
+        .array(z.union([z.string(), z.record(z.string(), z.string())]))
+        .default([{ encoding: "UTF8" }, "data-checksums"]),
+      /** Extra roles created on the leader once it is primary (passwords are generated). */
+      users: z.array(user).default([{ name: "admin", options: ["createrole", "createdb", "login"] }]),
+    })
+    .prefault({}),
+  patroni: z
+    .strictObject({
+      restApiPort: port.default(8008),
+      packages: packages(["patroni", "python3-psycopg2", "python3-etcd", "curl"], ["patroni", "patroni-etcd", "curl"]),
+      ttl: z.number().int().default(30),
+      loopWait: z.number().int().min(1).default(10),
+      retryTimeout: z.number().int().min(3).default(10),
+      maximumLagOnFailover: z.number().int().min(0).default(1048576),
+      synchronousMode: z.boolean().default(false),
+      failsafeMode: z.boolean().default(false),
+      usePgRewind: z.boolean().default(true),
+    })
+    .prefault({}),
+  etcd: z
+    .strictObject({
+      clientPort: port.default(2379),
+      peerPort: port.default(2380),
+      token: name.optional(),
+      dataDir: absPath.default("/var/lib/etcd/patroni-stack"),
+      packages: packages(["etcd-server", "etcd-client", "curl"], ["etcd", "curl"]),
+    })
+    .prefault({}),
+  haproxy: z
+    .strictObject({
+      readWritePort: port.default(5000),
+      readOnlyPort: port.default(5001),
+      statsPort: port.default(7000),
+      maxconn: z.number().int().min(1).default(200),
+      serverMaxconn: z.number().int().min(1).default(200),
+      check: z
+        .strictObject({
+          inter: duration.default("3s"),
+          fastinter: duration.optional(),
+          fall: z.number().int().min(1).default(3),
+          rise: z.number().int().min(1).default(2),
+        })
+        .prefault({}),
+      timeouts: z
+        .strictObject({
+          client: duration.default("30m"),
+          server: duration.default("30m"),
+          connect: duration.default("4s"),
+          check: duration.default("5s"),
+        })
+        .prefault({}),
+      retries: z.number().int().min(0).default(2),
+      packages: packages(["haproxy", "curl"], ["haproxy", "curl"]),
+    })
+    .prefault({}),
+  /** Present only on stacks whose hosts are local Docker containers. */
+  local: z
+    .strictObject({
+      subnet: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/(1[6-9]|2[0-8])$/, "must be an IPv4 CIDR from /16 to /28"),
+      /** Debian suite of the host image (its base image is built locally). */
+      suite: z.enum(["bookworm", "trixie"]).default("bookworm"),
+      /** Host i's SSH is published on 127.0.0.1:(sshPortBase + i). */
+      sshPortBase: port.default(2201),
+      /** The first HAProxy host's ports are published on 127.0.0.1:(port + portOffset). */
+      portOffset: z.number().int().min(0).max(60000).default(0),
+    })
+    .optional(),
+});
+
+/** PostgreSQL parameters every cluster gets unless `postgresql.parameters` overrides them. */
+export const BASE_PARAMETERS: Readonly<Record<string, string | number | boolean>> = Object.freeze({
+  max_wal_size: "1GB",
+  max_wal_senders: 8,
+  password_encryption: "scram-sha-256",
+});
+
+export type RawSettings = z.input<typeof settingsSchema>;
+export type Settings = z.output<typeof settingsSchema>;
+export type HostSettings = Settings["hosts"][number];
+export type UserSettings = Settings["postgresql"]["users"][number];
+export type OsFamily = "debian" | "rhel";
+
+/** Package names per OS family for a PostgreSQL major version (the distro's or PGDG's naming). */
+export function postgresPackages(version: number): Record<OsFamily, string[]> {
+  return {
+    debian: [`postgresql-${version}`, "postgresql-common"],
+    rhel: [`postgresql${version}-server`, `postgresql${version}-contrib`],
+  };
+}
+
+/** A validation problem: the config key it concerns and what to do about it. */
+export interface Problem {
+  key: string;
+  message: string;
+}
+
+export function formatKey(path: ReadonlyArray<PropertyKey>): string {
+  const [top, ...rest] = path.map(String);
+  let key = `patroni-stack:${top ?? ""}`;
+  for (const part of rest) key += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
+  return key;
+}
+
+/** Shape and type checks; returns defaulted settings or every problem found. */
+export function parseSettings(raw: unknown): { settings?: Settings; problems: Problem[] } {
+  const result = settingsSchema.safeParse(raw, { reportInput: true });
+  if (result.success) return { settings: result.data, problems: [] };
+  const problems = result.error.issues.map((issue) => ({
+    key: formatKey(issue.path),
+    message: describeIssue(issue),
+  }));
+  return { problems };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    return `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}: remove or correct them (see README "Configuration reference")`;
+  }
+  if (issue.code === "invalid_type") {
+    return `expected ${issue.expected}${issue.input === undefined ? " (missing)" : `, got ${typeof issue.input}`}`;
+  }
+  return issue.message;
+}

@@ -1,0 +1,21 @@
+/** etcd's configuration file (`etcd --config-file`): static bootstrap of every member. */
+import { stringify } from "yaml";
+import { ClusterPlan, EtcdMemberSpec } from "../plan";
+
+export const ETCD_CONFIG_PATH = "/etc/etcd/patroni-stack.conf.yml";
+
+export function renderEtcdConfig(member: EtcdMemberSpec, plan: ClusterPlan): string {
+  const etcd = plan.settings.etcd;
+  const config = {
+    name: member.name,
+    "data-dir": etcd.dataDir,
+    "listen-peer-urls": `${member.peerUrl},http://127.0.0.1:${etcd.peerPort}`,
+    "listen-client-urls": `${member.clientUrl},http://127.0.0.1:${etcd.clientPort}`,
+    "advertise-client-urls": member.clientUrl,
+    "initial-advertise-peer-urls": member.peerUrl,
+    "initial-cluster": plan.etcd.initialCluster,
+    "initial-cluster-state": "new",
+    "initial-cluster-token": etcd.token,
+  };
+  return `# etcd member ${member.name}: managed by patroni-stack, changes are overwritten\n${stringify(config)}`;
+}

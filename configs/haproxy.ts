@@ -1,0 +1,74 @@
+/**
+ * haproxy.cfg: a read-write listener on Patroni's `/primary`, a read-only listener balanced over
+ * `/replica`, and a stats page. Sections are data; `renderHaproxyConfig` only formats them.
+ */
+import { ClusterPlan, RouterSpec } from "../plan";
+
+export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
+export const READ_WRITE_LISTENER = "postgres_rw";
+export const READ_ONLY_LISTENER = "postgres_ro";
+
+interface Section {
+  header: string;
+  lines: string[];
+}
+
+function listener(name: string, port: number, check: string, plan: ClusterPlan, router: RouterSpec): Section {
+  const h = plan.settings.haproxy;
+  const fastinter = h.check.fastinter ? ` fastinter ${h.check.fastinter}` : "";
+  return {
+    header: `listen ${name}`,
+    lines: [
+      `bind *:${port}`,
+      ...(name === READ_ONLY_LISTENER ? ["balance roundrobin"] : []),
+      `option httpchk OPTIONS ${check}`,
+      "http-check expect status 200",
+      `default-server inter ${h.check.inter}${fastinter} fall ${h.check.fall} rise ${h.check.rise} on-marked-down shutdown-sessions`,
+      ...router.backends.map(
+        (b) =>
+          `server ${b.name} ${b.host.address}:${plan.settings.postgresql.port} maxconn ${h.serverMaxconn} check port ${plan.settings.patroni.restApiPort}`,
+      ),
+    ],
+  };
+}
+
+export function haproxySections(router: RouterSpec, plan: ClusterPlan): Section[] {
+  const h = plan.settings.haproxy;
+  return [
+    {
+      header: "global",
+      lines: [
+        `maxconn ${h.maxconn}`,
+        "log /dev/log local0",
+        "stats socket /run/haproxy/admin.sock mode 660 level admin",
+        "user haproxy",
+        "group haproxy",
+      ],
+    },
+    {
+      header: "defaults",
+      lines: [
+        "mode tcp",
+        "log global",
+        `retries ${h.retries}`,
+        `timeout client ${h.timeouts.client}`,
+        `timeout connect ${h.timeouts.connect}`,
+        `timeout server ${h.timeouts.server}`,
+        `timeout check ${h.timeouts.check}`,
+      ],
+    },
+    {
+      header: "listen stats",
+      lines: ["mode http", `bind *:${h.statsPort}`, "stats enable", "stats uri /", "stats refresh 5s"],
+    },
+    listener(READ_WRITE_LISTENER, h.readWritePort, "/primary", plan, router),
+    listener(READ_ONLY_LISTENER, h.readOnlyPort, "/replica", plan, router),
+  ];
+}
+
+export function renderHaproxyConfig(router: RouterSpec, plan: ClusterPlan): string {
+  const body = haproxySections(router, plan)
+    .map((s) => [s.header, ...s.lines.map((l) => `    ${l}`)].join("\n"))
+    .join("\n\n");
+  return `# HAProxy on ${router.name}: managed by patroni-stack, changes are overwritten\n${body}\n`;
+}

@@ -1,0 +1,119 @@
+# Shared prelude of every patroni-stack remote script (sourced text, not run alone).
+# Scripts run as root, are idempotent, and never print a secret: secrets come on stdin only.
+set -euo pipefail
+umask 022
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+log() { printf '[patroni-stack] %s\n' "$*"; }
+die() {
+  printf '[patroni-stack] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (set hosts[].ssh.sudo for a non-root SSH user)"
+
+# Prints debian or rhel, from /etc/os-release.
+os_family() {
+  local id like
+  id=$(. /etc/os-release && echo "${ID:-}")
+  like=$(. /etc/os-release && echo "${ID_LIKE:-}")
+  case " $id $like " in
+    *" debian "* | *" ubuntu "*) echo debian ;;
+    *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "*) echo rhel ;;
+    *) die "unsupported OS '$id': use Debian/Ubuntu (apt) or RHEL/CentOS/Rocky/Alma (dnf, yum)" ;;
+  esac
+}
+
+# pkg_install FAMILY PACKAGE...: install what is missing. Co-located roles take turns.
+pkg_install() {
+  local family=$1
+  shift
+  exec 9>/var/lock/patroni-stack-packages.lock
+  flock 9
+  case "$family" in
+    debian) apt_install "$@" ;;
+    rhel) dnf_install "$@" ;;
+  esac
+  flock -u 9
+}
+
+apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    log "packages already installed: $*"
+    return 0
+  fi
+  log "installing ${missing[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  # The distribution's services must not start with their defaults: patroni-stack configures them.
+  local own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  local apt=(apt-get -y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold)
+  local rc=0
+  if ! "${apt[@]}" install --no-install-recommends "${missing[@]}"; then
+    log "refreshing the package lists and retrying"
+    { "${apt[@]}" update && "${apt[@]}" install --no-install-recommends "${missing[@]}"; } || rc=$?
+  fi
+  if [ "$own_policy" -eq 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  [ "$rc" -eq 0 ] || die "apt-get could not install ${missing[*]}"
+}
+
+dnf_install() {
+  local pm=dnf
+  command -v dnf >/dev/null 2>&1 || pm=yum
+  if rpm -q "$@" >/dev/null 2>&1; then
+    log "packages already installed: $*"
+    return 0
+  fi
+  log "installing $* ($pm)"
+  "$pm" install -y -q "$@"
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: run COMMAND once a second until it succeeds.
+wait_until() {
+  local timeout=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${timeout}s waiting for $what"
+    sleep 1
+  done
+}
+
+# install_file SOURCE DEST MODE OWNER:GROUP: replace DEST only when its content differs.
+# Sets CHANGED=1 when it wrote the file.
+CHANGED=0
+install_file() {
+  local src=$1 dest=$2 mode=$3 owner=$4
+  if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
+    chmod "$mode" "$dest"
+    chown "$owner" "$dest"
+    return 0
+  fi
+  install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dest.patroni-stack.new"
+  mv -f "$dest.patroni-stack.new" "$dest"
+  CHANGED=1
+  log "wrote $dest"
+}
+
+# write_file DEST MODE OWNER:GROUP CONTENT: install_file from a string.
+write_file() {
+  local tmp
+  tmp=$(mktemp)
+  printf '%s\n' "$4" >"$tmp"
+  install_file "$tmp" "$1" "$2" "$3"
+  rm -f "$tmp"
+}
+
+# http_status URL: the HTTP status code, or 000 when nothing answers.
+http_status() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" || true; }
+
+# Exit status 0 when URL answers 200.
+http_ok() { [ "$(http_status "$1")" = 200 ]; }

@@ -1,0 +1,39 @@
+/**
+ * patroni-stack: PostgreSQL high availability (etcd + Patroni + HAProxy) on hosts reached over SSH.
+ * Reads and checks the stack config, plans the topology, builds the cluster, exports how to use it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "./config";
+import { planCluster } from "./plan";
+import { sshConnection } from "./components/connection";
+import { LocalHosts } from "./components/LocalHosts";
+import { PatroniCluster } from "./components/PatroniCluster";
+
+const { settings, sshPrivateKey, sshPassword } = readStackConfig();
+const plan = planCluster(settings);
+const stack = pulumi.getStack();
+
+const local = settings.local
+  ? new LocalHosts("local", { plan, local: settings.local, prefix: `patroni-stack-${stack}` })
+  : undefined;
+const connections =
+  local?.connections ??
+  Object.fromEntries(
+    plan.hosts.map((h) => [h.name, sshConnection(h.ssh, { privateKey: sshPrivateKey, password: sshPassword })]),
+  );
+
+const cluster = new PatroniCluster(settings.cluster.scope, {
+  plan,
+  connections,
+  clientEndpoint: local?.clientEndpoint,
+});
+
+export const readWriteUrl = cluster.readWriteUrl;
+export const readOnlyUrl = cluster.readOnlyUrl;
+export const statsUrl = cluster.statsUrl;
+export const superuserPassword = cluster.superuserPassword;
+export const userPasswords = cluster.userPasswords;
+export const leader = plan.patroni.leader.name;
+export const members = plan.patroni.members.map((m) => ({ name: m.name, address: m.host.address, role: m.role }));
+export const etcdMembers = plan.etcd.members.map((m) => ({ name: m.name, clientUrl: m.clientUrl }));
+export const sshPrivateKeyLocal = local?.privateKey;

@@ -1,0 +1,139 @@
+import { ConfigError, RawSettings, resolveSettings } from "../../config";
+import { stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
+
+type Mutate = (s: RawSettings & Record<string, unknown>) => void;
+
+function problemsOf(mutate: Mutate, creds = withKey): string[] {
+  const raw = threeNodeSettings() as RawSettings & Record<string, unknown>;
+  mutate(raw);
+  try {
+    resolveSettings(raw, creds);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.key}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe("defaults", () => {
+  const s = resolveSettings(threeNodeSettings(), withKey);
+
+  it("follows the field guide where it is safe", () => {
+    expect(s.cluster.scope).toBe("postgres");
+    expect(s.patroni).toMatchObject({
+      restApiPort: 8008,
+      ttl: 30,
+      loopWait: 10,
+      retryTimeout: 10,
+      maximumLagOnFailover: 1048576,
+      usePgRewind: true,
+    });
+    expect(s.haproxy).toMatchObject({ maxconn: 200, retries: 2, statsPort: 7000 });
+    expect(s.haproxy.check).toEqual({ inter: "3s", fall: 3, rise: 2 });
+    expect(s.haproxy.timeouts).toEqual({ client: "30m", server: "30m", connect: "4s", check: "5s" });
+    expect(s.postgresql.initdb).toEqual([{ encoding: "UTF8" }, "data-checksums"]);
+    expect(s.postgresql.users).toEqual([{ name: "admin", options: ["createrole", "createdb", "login"] }]);
+  });
+
+  it("derives the data directory, packages and etcd token", () => {
+    expect(s.postgresql.dataDir).toBe("/data/pg15");
+    expect(s.postgresql.packages.debian).toContain("postgresql-15");
+    expect(s.postgresql.packages.rhel).toContain("postgresql15-server");
+    expect(s.etcd.token).toBe("postgres-etcd");
+  });
+
+  it("gives every host the seed's member tags, all false", () => {
+    expect(s.hosts[0].tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
+  });
+});
+
+describe("validation: each bad input names its key and the fix", () => {
+  it.each<[string, Mutate, RegExp]>([
+    ["unknown host in a role", (s) => (s.roles.patroni = ["pg1", "pg9"]), /roles\.patroni\[1\]: unknown host 'pg9'/],
+    ["duplicate host names", (s) => (s.hosts[1].name = "pg1"), /hosts: host name 'pg1' is used twice/],
+    ["duplicate addresses", (s) => (s.hosts[2].address = "10.0.0.11"), /address 10\.0\.0\.11 is used by two hosts/],
+    ["no Patroni host", (s) => (s.roles.patroni = []), /roles\.patroni: needs at least one host/],
+    ["an even etcd member count", (s) => (s.roles.etcd = ["pg1", "pg2"]), /roles\.etcd: 2 etcd members: use 1/],
+    ["zero etcd members", (s) => (s.roles.etcd = []), /roles\.etcd: needs at least one host/],
+    ["a port out of range", (s) => (s.postgresql = { port: 70000 }), /postgresql\.port: must be a port number/],
+    [
+      "two services on one host and port",
+      (s) => (s.haproxy = { readWritePort: 5432 }),
+      /haproxy\.readWritePort: port 5432 on host 'pg1' is also used by postgresql\.port/,
+    ],
+    [
+      "loopWait + 2*retryTimeout > ttl",
+      (s) => (s.patroni = { ttl: 30, loopWait: 15, retryTimeout: 10 }),
+      /patroni\.ttl: loopWait \+ 2\*retryTimeout = 35 exceeds ttl 30/,
+    ],
+    [
+      "ttl below 20",
+      (s) => (s.patroni = { ttl: 15, loopWait: 5, retryTimeout: 5 }),
+      /ttl 15 is below Patroni's minimum/,
+    ],
+    [
+      "a wrong value type",
+      (s) => (s.postgresql = { port: "5432" as unknown as number }),
+      /postgresql\.port: expected number, got string/,
+    ],
+    ["a missing required key", (s) => delete (s as Partial<RawSettings>).roles, /roles: expected object \(missing\)/],
+    ["an unknown key", (s) => (s.patroni = { ttll: 30 } as never), /patroni: unknown key\(s\) 'ttll'/],
+    ["a bad host name", (s) => (s.hosts[0].name = "PG_1"), /hosts\[0\]\.name: must be 2-63 chars/],
+    ["a bad address", (s) => (s.hosts[0].address = "10.0.0.300"), /hosts\[0\]\.address: must be an IPv4 address/],
+    [
+      "a local host outside the subnet",
+      (s) => (s.local = { subnet: "10.9.9.0/24" }),
+      /hosts\[0\]\.address: 10\.0\.0\.11 is not a usable address in local\.subnet/,
+    ],
+  ])("%s", (_what, mutate, expected) => {
+    const problems = problemsOf(mutate);
+    expect(problems.join("\n")).toMatch(expected);
+  });
+
+  it("reports missing SSH credentials with the command that sets them", () => {
+    const problems = problemsOf(() => undefined, { privateKey: false, password: false });
+    expect(problems).toEqual([
+      expect.stringMatching(/sshPrivateKey: no SSH credentials: run `pulumi config set --secret/),
+    ]);
+  });
+
+  it("accepts a password instead of a key, and local stacks need neither", () => {
+    expect(problemsOf(() => undefined, { privateKey: false, password: true })).toEqual([]);
+    expect(problemsOf((s) => (s.local = { subnet: "10.0.0.0/24" }), { privateKey: false, password: false })).toEqual(
+      [],
+    );
+  });
+
+  it("collects every problem before failing", () => {
+    const problems = problemsOf((s) => {
+      s.roles.etcd = ["pg1", "pg2"];
+      s.roles.haproxy = ["nope"];
+      s.patroni = { ttl: 10 };
+    });
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("formats all problems in one error message", () => {
+    const raw = threeNodeSettings();
+    raw.roles.etcd = ["pg1", "pg2"];
+    expect(() => resolveSettings(raw, withKey)).toThrow(
+      /invalid stack configuration \(1 problem\):\n {2}- patroni-stack:roles\.etcd/,
+    );
+  });
+});
+
+describe("the stack files in the repository", () => {
+  it.each(["dev", "seed"])("Pulumi.%s.yaml is valid and local", (stack) => {
+    const s = resolveSettings(stackFileSettings(stack), { privateKey: false, password: false });
+    expect(s.local).toBeDefined();
+  });
+
+  it("Pulumi.lab.yaml needs SSH credentials, then is valid", () => {
+    expect(() => resolveSettings(stackFileSettings("lab"), { privateKey: false, password: false })).toThrow(
+      /sshPrivateKey/,
+    );
+    const s = resolveSettings(stackFileSettings("lab"), withKey);
+    expect(s.local).toBeUndefined();
+    expect(s.hosts.map((h) => h.address)).toEqual(["192.168.56.201", "192.168.56.202", "192.168.56.203"]);
+  });
+});

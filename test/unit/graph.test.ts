@@ -1,0 +1,132 @@
+/**
+ * The dependency edges that give the start order (etcd → leader → replicas → HAProxy) and, in
+ * reverse, the destroy order; checked on the dependencies the SDK sends to the engine.
+ */
+import { resolveSettings } from "../../config";
+import { planCluster } from "../../plan";
+import { installMocks, mockPassword, Registered, settle } from "./harness";
+import { threeNodeSettings, withKey } from "../fixtures/settings";
+
+let registered: Registered[];
+
+beforeAll(async () => {
+  registered = await installMocks();
+  const { PatroniCluster } = await import("../../components/PatroniCluster");
+  const plan = planCluster(resolveSettings(threeNodeSettings(), withKey));
+  const connections = Object.fromEntries(
+    plan.hosts.map((h) => [h.name, { host: h.address, user: "root", privateKey: "KEY" }]),
+  );
+  new PatroniCluster("postgres", { plan, connections });
+  await settle(registered);
+});
+
+const run = (name: string): Registered => {
+  const found = registered.find((r) => r.type === "command:remote:Command" && r.name === `${name}-run`);
+  if (!found) throw new Error(`no command ${name}-run among ${registered.map((r) => r.name).join(", ")}`);
+  return found;
+};
+const dependsOn = (from: string, to: string) => run(from).dependencies.includes(run(to).urn);
+
+describe("start order", () => {
+  it.each(["pg1", "pg2", "pg3"])("the leader starts after etcd member %s is healthy", (m) => {
+    expect(dependsOn("postgres-patroni-pg1-start", `postgres-etcd-${m}-start`)).toBe(true);
+  });
+
+  it.each(["pg2", "pg3"])("replica %s starts after the leader", (m) => {
+    expect(dependsOn(`postgres-patroni-${m}-start`, "postgres-patroni-pg1-start")).toBe(true);
+    expect(dependsOn(`postgres-patroni-${m}-start`, "postgres-etcd-pg1-start")).toBe(false);
+  });
+
+  it.each(["pg1", "pg2", "pg3"])("HAProxy starts after Patroni member %s", (m) => {
+    expect(dependsOn("postgres-haproxy-pg1-start", `postgres-patroni-${m}-start`)).toBe(true);
+  });
+
+  it("installs everywhere in parallel", () => {
+    for (const name of ["postgres-patroni-pg2-install", "postgres-haproxy-pg1-install", "postgres-etcd-pg3-install"]) {
+      expect(run(name).dependencies.filter((d) => d.includes("Command"))).toEqual([]);
+    }
+  });
+
+  it("creates the extra roles once the leader is primary", () => {
+    expect(dependsOn("postgres-roles", "postgres-patroni-pg1-start")).toBe(true);
+  });
+});
+
+describe("destroy order (the reverse of the dependencies)", () => {
+  it("stops each service only after what depends on it", () => {
+    expect(dependsOn("postgres-haproxy-pg1-stop", "postgres-haproxy-pg1-start")).toBe(true);
+    expect(dependsOn("postgres-patroni-pg2-stop", "postgres-patroni-pg2-start")).toBe(true);
+  });
+
+  it("chains the etcd members so that they stop one at a time", () => {
+    expect(dependsOn("postgres-etcd-pg3-stop", "postgres-etcd-pg2-stop")).toBe(true);
+    expect(dependsOn("postgres-etcd-pg2-stop", "postgres-etcd-pg1-stop")).toBe(true);
+  });
+
+  it("runs the stop script only on delete", () => {
+    const stop = run("postgres-patroni-pg1-stop");
+    expect(stop.inputs.create).toBeUndefined();
+    expect(String(stop.inputs.delete)).toMatch(/bash \/root\/\.patroni-stack\/patroni-stop\.sh/);
+  });
+});
+
+describe("components", () => {
+  it("parents every resource to a component of the cluster", () => {
+    const byUrn = new Map(registered.map((r) => [r.urn, r]));
+    const root = (r: Registered): Registered => {
+      const parent = byUrn.get(r.parent);
+      return parent ? root(parent) : r;
+    };
+    expect(new Set(registered.map((r) => root(r).type))).toEqual(new Set(["patroni-stack:cluster:PatroniCluster"]));
+  });
+
+  it("wraps every command in a typed component", () => {
+    const types = new Set(registered.map((r) => r.type));
+    for (const t of ["EtcdNode", "PatroniNode", "HaproxyRouter"]) expect(types).toContain(`patroni-stack:cluster:${t}`);
+  });
+});
+
+describe("secrets", () => {
+  const passwords = () =>
+    registered.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => mockPassword(r.name));
+
+  it("generates every password with @pulumi/random", () => {
+    expect(
+      registered
+        .filter((r) => r.type.startsWith("random:"))
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual([
+      "postgres-replication-password",
+      "postgres-restapi-password",
+      "postgres-rewind-password",
+      "postgres-superuser-password",
+      "postgres-user-admin-password",
+    ]);
+  });
+
+  it("puts no password in any command, upload or other plain input", () => {
+    for (const r of registered) {
+      const plain = Object.entries(r.inputs).filter(([k]) => !r.secretInputs.includes(k));
+      const text = JSON.stringify(plain);
+      for (const pw of passwords())
+        expect({ resource: r.name, leaks: text.includes(pw) }).toEqual({ resource: r.name, leaks: false });
+    }
+  });
+
+  it("sends passwords only as secret stdin", () => {
+    const withStdin = registered.filter((r) => r.inputs.stdin !== undefined);
+    expect(withStdin.map((r) => r.name).sort()).toEqual([
+      "postgres-patroni-pg1-configure-run",
+      "postgres-patroni-pg2-configure-run",
+      "postgres-patroni-pg3-configure-run",
+      "postgres-roles-run",
+    ]);
+    for (const r of withStdin) expect(r.secretInputs).toContain("stdin");
+  });
+
+  it("keeps SSH credentials secret", () => {
+    for (const r of registered.filter((x) => x.type.startsWith("command:")))
+      expect(r.secretInputs).toContain("connection");
+  });
+});
