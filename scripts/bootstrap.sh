@@ -44,6 +44,13 @@ fi
 
 [ "$level" = unit ] && exit 0
 
-scripts/toolchain.sh >/dev/null
+# The Pulumi CLI and plugins at the pinned versions (exit 3: they cannot be had on this machine).
+rc=0
+scripts/toolchain.sh >/dev/null || rc=$?
+case "$rc" in
+  0) ;;
+  3) log "the Pulumi toolchain is not available here (see above); the direct runner will be used" ;;
+  *) die "scripts/toolchain.sh failed (exit $rc)" ;;
+esac
 scripts/docker-engine.sh
 scripts/base-image.sh bookworm

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Environment for running `pulumi` on this project; sourced by the Makefile's recipes and tests.
 #   . scripts/env.sh
 # Puts the pinned toolchain on PATH and keeps state and secrets local (no Pulumi Cloud account):
