@@ -94,11 +94,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
         stdin: pulumi.secret(
           pulumi
             .all([secrets, pulumi.all(users.map((u) => u.password))])
-            .apply(([sec, pws]) =>
-              [
-                sec.superuser,
-                ...users.map((u, i) => `${u.user.name}\t${pws[i]}\t${u.user.options.join(" ").toUpperCase()}`),
-              ].join("\n"),
+            .apply(
+              ([sec, pws]) =>
+                [
+                  sec.superuser,
+                  ...users.map((u, i) => `${u.user.name}\t${pws[i]}\t${u.user.options.join(" ").toUpperCase()}`),
+                ].join("\n") + "\n",
             ),
         ),
       },

@@ -16,6 +16,8 @@ export function renderEtcdConfig(member: EtcdMemberSpec, plan: ClusterPlan): str
     "initial-cluster": plan.etcd.initialCluster,
     "initial-cluster-state": "new",
     "initial-cluster-token": etcd.token,
+    // Patroni's etcd3 client speaks the JSON gateway; with a config file etcd 3.4 leaves it off.
+    "enable-grpc-gateway": true,
   };
   return `# etcd member ${member.name}: managed by patroni-stack, changes are overwritten\n${stringify(config)}`;
 }

@@ -4,7 +4,7 @@
 IFS= read -r PGPASSWORD || die "no superuser password on stdin"
 export PGPASSWORD
 conn="host=$HOSTS port=$PG_PORT dbname=postgres user=$SUPERUSER target_session_attrs=read-write connect_timeout=5"
-while IFS=$'\t' read -r name password options; do
+while IFS=$'\t' read -r name password options || [ -n "${name:-}" ]; do
   [ -n "$name" ] || continue
   quoted=${password//\'/\'\'}
   sql="DO \$\$ BEGIN

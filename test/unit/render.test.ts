@@ -119,6 +119,7 @@ describe("etcd config", () => {
       "initial-cluster": "pgserver3=http://192.168.56.203:2380",
       "initial-cluster-state": "new",
       "initial-cluster-token": "postgres-etcd",
+      "enable-grpc-gateway": true,
     });
   });
 });

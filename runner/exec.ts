@@ -1,0 +1,46 @@
+/** Child processes for the direct runner: output streamed with a prefix, stdin piped. */
+import { spawn } from "child_process";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; prefix?: string; quiet?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    const echo = (chunk: Buffer) => {
+      if (opts.quiet) return;
+      for (const line of chunk.toString().split("\n")) {
+        if (line.trim()) process.stderr.write(`${opts.prefix ?? ""}${line}\n`);
+      }
+    };
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+      echo(c);
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      echo(c);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export async function runOk(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Promise<RunResult> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.slice(0, 3).join(" ")} … failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);
+  }
+  return r;
+}

@@ -1,0 +1,221 @@
+/**
+ * How the direct runner creates and deletes each resource type the program uses, with the same
+ * inputs and outputs as the Pulumi providers: remote commands and copies over `ssh`, random values
+ * from the OS, Docker objects through the `docker` CLI.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { run, runOk } from "./exec";
+
+type Inputs = Record<string, unknown>;
+type Outputs = Record<string, unknown>;
+
+export interface Handler {
+  create(name: string, inputs: Inputs, previous?: Outputs): Promise<Outputs>;
+  /** Whether the object still exists (a changed digest re-creates it anyway). */
+  exists?(name: string, inputs: Inputs, outputs: Outputs): Promise<boolean>;
+  delete?(name: string, inputs: Inputs, outputs: Outputs): Promise<void>;
+}
+
+interface Connection {
+  host: string;
+  port?: number;
+  user?: string;
+  privateKey?: string;
+  password?: string;
+  dialErrorLimit?: number;
+}
+
+async function withKeyFile<T>(conn: Connection, fn: (keyFile: string) => Promise<T>): Promise<T> {
+  if (!conn.privateKey) throw new Error("the direct runner connects with SSH keys only (no password)");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-ssh-"));
+  const keyFile = path.join(dir, "key");
+  fs.writeFileSync(keyFile, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
+  try {
+    return await fn(keyFile);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Run a command on the host as the provider does (the login shell runs the text). */
+async function ssh(name: string, conn: Connection, commandText: string, stdin?: string) {
+  return withKeyFile(conn, async (keyFile) => {
+    const args = [
+      ...["-i", keyFile, "-p", String(conn.port ?? 22), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"],
+      ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
+      `${conn.user ?? "root"}@${conn.host}`,
+      commandText,
+    ];
+    const attempts = Math.max(conn.dialErrorLimit ?? 10, 1);
+    for (let i = 1; ; i++) {
+      const r = await run("ssh", args, { input: stdin, prefix: `  ${name}: ` });
+      // 255: ssh itself failed (host still booting, connection refused).
+      if (r.code === 255 && i < attempts && !r.stdout) {
+        await new Promise((res) => setTimeout(res, 2000));
+        continue;
+      }
+      if (r.code !== 0) throw new Error(`${name}: remote command failed (exit ${r.code})\n${r.stderr.slice(-3000)}`);
+      return r;
+    }
+  });
+}
+
+const command: Handler = {
+  async create(name, inputs) {
+    const create = inputs.create as string | undefined;
+    if (create === undefined) return { stdout: "", stderr: "" };
+    const r = await ssh(name, inputs.connection as Connection, create, inputs.stdin as string | undefined);
+    return { stdout: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() };
+  },
+  async delete(name, inputs) {
+    const del = inputs.delete as string | undefined;
+    if (del !== undefined) await ssh(name, inputs.connection as Connection, del);
+  },
+};
+
+const copyToRemote: Handler = {
+  async create(name, inputs) {
+    const source = inputs.source as { text?: Promise<string> | string };
+    const text = await source.text;
+    if (text === undefined) throw new Error(`${name}: only string assets are supported`);
+    const remotePath = String(inputs.remotePath);
+    const quoted = `'${remotePath.replace(/'/g, `'\\''`)}'`;
+    await ssh(name, inputs.connection as Connection, `mkdir -p "$(dirname ${quoted})" && cat > ${quoted}`, text);
+    return {};
+  },
+};
+
+const randomPassword: Handler = {
+  async create(_name, inputs, previous) {
+    if (previous?.result) return previous;
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const length = Number(inputs.length ?? 16);
+    const bytes = crypto.randomBytes(length);
+    return { result: Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("") };
+  },
+};
+
+const randomBytes: Handler = {
+  async create(_name, inputs, previous) {
+    if (previous?.base64) return previous;
+    const bytes = crypto.randomBytes(Number(inputs.length));
+    return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+  },
+};
+
+const docker = (args: string[], quiet = true) => runOk("docker", args, { quiet, prefix: "  docker: " });
+
+const network: Handler = {
+  async create(_name, inputs) {
+    const name = String(inputs.name);
+    const ipam = (inputs.ipamConfigs as { subnet: string }[] | undefined) ?? [];
+    const existing = await run("docker", ["network", "inspect", name], { quiet: true });
+    if (existing.code !== 0) {
+      await docker([
+        "network",
+        "create",
+        "--driver",
+        String(inputs.driver ?? "bridge"),
+        ...ipam.flatMap((c) => ["--subnet", c.subnet]),
+        name,
+      ]);
+    }
+    return { name };
+  },
+  async exists(_name, inputs) {
+    return (await run("docker", ["network", "inspect", String(inputs.name)], { quiet: true })).code === 0;
+  },
+  async delete(_name, inputs) {
+    await run("docker", ["network", "rm", String(inputs.name)], { quiet: true });
+  },
+};
+
+interface ImageBuild {
+  context: string;
+  dockerfile?: string;
+  args?: Record<string, string>;
+}
+
+const image: Handler = {
+  async create(name, inputs) {
+    const build = inputs.build as ImageBuild;
+    const imageName = String(inputs.imageName);
+    const args = ["build", "-t", imageName, "-f", build.dockerfile ?? path.join(build.context, "Dockerfile")];
+    for (const [k, v] of Object.entries(build.args ?? {})) args.push("--build-arg", `${k}=${v}`);
+    args.push(build.context);
+    await runOk("docker", args, { prefix: `  ${name}: `, env: { ...process.env, DOCKER_BUILDKIT: "0" } });
+    return { imageName, repoDigest: "", baseImageName: imageName };
+  },
+  async exists(_name, inputs) {
+    return (await run("docker", ["image", "inspect", String(inputs.imageName)], { quiet: true })).code === 0;
+  },
+};
+
+interface ContainerInputs {
+  name: string;
+  hostname?: string;
+  image: string;
+  command?: string[];
+  stopSignal?: string;
+  capabilities?: { adds?: string[] };
+  securityOpts?: string[];
+  cgroupnsMode?: string;
+  volumes?: { hostPath: string; containerPath: string; readOnly?: boolean }[];
+  tmpfs?: Record<string, string>;
+  networksAdvanced?: { name: string; ipv4Address?: string }[];
+  ports?: { internal: number; external: number; ip?: string }[];
+  uploads?: { file: string; content?: string; permissions?: string }[];
+}
+
+const container: Handler = {
+  async create(name, raw) {
+    const c = raw as unknown as ContainerInputs;
+    await run("docker", ["rm", "-f", c.name], { quiet: true });
+    const args = ["create", "--name", c.name];
+    if (c.hostname) args.push("--hostname", c.hostname);
+    for (const cap of c.capabilities?.adds ?? []) args.push("--cap-add", cap);
+    for (const opt of c.securityOpts ?? []) args.push("--security-opt", opt);
+    if (c.cgroupnsMode) args.push(`--cgroupns=${c.cgroupnsMode}`);
+    for (const v of c.volumes ?? []) args.push("-v", `${v.hostPath}:${v.containerPath}:${v.readOnly ? "ro" : "rw"}`);
+    for (const [p, o] of Object.entries(c.tmpfs ?? {})) args.push("--tmpfs", o ? `${p}:${o}` : p);
+    const [net, ...more] = c.networksAdvanced ?? [];
+    if (net) args.push("--network", net.name, ...(net.ipv4Address ? ["--ip", net.ipv4Address] : []));
+    if (more.length) throw new Error(`${name}: one network per container is supported`);
+    for (const p of c.ports ?? []) args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external}:${p.internal}`);
+    if (c.stopSignal) args.push("--stop-signal", c.stopSignal);
+    args.push(c.image, ...(c.command ?? []));
+    const id = (await docker(args)).stdout.trim();
+    for (const u of c.uploads ?? []) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-upload-"));
+      const file = path.join(dir, "f");
+      fs.writeFileSync(file, u.content ?? "", { mode: parseInt(u.permissions ?? "0644", 8) });
+      try {
+        await docker(["cp", file, `${c.name}:${u.file}`]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    await docker(["start", c.name]);
+    return { id, name: c.name };
+  },
+  async exists(_name, inputs) {
+    const r = await run("docker", ["inspect", "-f", "{{.State.Running}}", String(inputs.name)], { quiet: true });
+    return r.code === 0 && r.stdout.trim() === "true";
+  },
+  async delete(_name, inputs) {
+    await run("docker", ["rm", "-f", String(inputs.name)], { quiet: true });
+  },
+};
+
+export const HANDLERS: Record<string, Handler> = {
+  "command:remote:Command": command,
+  "command:remote:CopyToRemote": copyToRemote,
+  "random:index/randomPassword:RandomPassword": randomPassword,
+  "random:index/randomBytes:RandomBytes": randomBytes,
+  "docker:index/network:Network": network,
+  "docker:index/image:Image": image,
+  "docker:index/container:Container": container,
+};

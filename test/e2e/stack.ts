@@ -1,0 +1,169 @@
+/**
+ * End-to-end helpers: a throw-away copy of a repository stack (own name, subnet and ports), run
+ * through the direct runner in a child process, and probes of the resulting cluster.
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse, stringify } from "yaml";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const RUNNER = path.join(ROOT, "runner", "cli.ts");
+const TS_NODE = path.join(ROOT, "node_modules", ".bin", "ts-node");
+
+export interface EngineEvent {
+  op: "create" | "same" | "delete";
+  type: string;
+  name: string;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+  events: EngineEvent[];
+  seconds: number;
+}
+
+export interface TestStack {
+  name: string;
+  dir: string;
+  prefix: string;
+  hosts: string[];
+  leader: string;
+  rwPort: number;
+  roPort: number;
+  pgPort: number;
+}
+
+/** Copy Pulumi.<source>.yaml into a temp project with a unique stack name, subnet and ports. */
+export function makeStack(source: string, slot: number): TestStack {
+  const name = `e2e-${source}-${process.pid}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
+  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${source}.yaml`), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  const cfg = doc.config;
+  const subnet = `10.214.${slot}`;
+  const hosts = cfg["patroni-stack:hosts"] as unknown as { name: string; address: string }[];
+  hosts.forEach((h, i) => (h.address = `${subnet}.${11 + i}`));
+  cfg["patroni-stack:local"] = {
+    subnet: `${subnet}.0/24`,
+    sshPortBase: 22200 + slot * 10,
+    portOffset: 20000 + slot * 100,
+  };
+  fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
+  const haproxy = (cfg["patroni-stack:haproxy"] ?? {}) as { readWritePort?: number; readOnlyPort?: number };
+  const pg = (cfg["patroni-stack:postgresql"] ?? {}) as { port?: number };
+  const roles = cfg["patroni-stack:roles"] as unknown as { patroni: string[] };
+  return {
+    name,
+    dir,
+    prefix: `patroni-stack-${name}`,
+    hosts: hosts.map((h) => h.name),
+    leader: roles.patroni[0],
+    rwPort: (haproxy.readWritePort ?? 5000) + 20000 + slot * 100,
+    roPort: (haproxy.readOnlyPort ?? 5001) + 20000 + slot * 100,
+    pgPort: pg.port ?? 5432,
+  };
+}
+
+/** Start the runner; `interrupt` sends a signal after the given seconds. */
+export function runner(
+  stack: TestStack,
+  verb: "up" | "destroy",
+  interrupt?: { signal: NodeJS.Signals; afterSeconds: number },
+): Promise<RunResult> {
+  const eventsFile = path.join(stack.dir, `events-${verb}-${Date.now()}.json`);
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child: ChildProcess = spawn(
+      TS_NODE,
+      ["--transpile-only", RUNNER, verb, stack.name, "--workdir", stack.dir, "--events", eventsFile],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+    const timer = interrupt ? setTimeout(() => child.kill(interrupt.signal), interrupt.afterSeconds * 1000) : undefined;
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const events = fs.existsSync(eventsFile)
+        ? (JSON.parse(fs.readFileSync(eventsFile, "utf8")) as EngineEvent[])
+        : [];
+      fs.writeFileSync(path.join(stack.dir, `${verb}-${started}.log`), output);
+      resolve({ code, signal, output, events, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+export function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+export function onHost(stack: TestStack, host: string, script: string): string {
+  return sh("docker", ["exec", `${stack.prefix}-${host}`, "bash", "-c", script]);
+}
+
+export interface Member {
+  Member: string;
+  Role: string;
+  State: string;
+  TL?: number;
+}
+
+export function patronictlList(stack: TestStack, host: string): Member[] {
+  return JSON.parse(onHost(stack, host, "patronictl -c /etc/patroni/patroni.yml list -f json")) as Member[];
+}
+
+/** psql through HAProxy on 127.0.0.1 with the superuser's password from the stack's pgpass file. */
+export function psql(stack: TestStack, port: number, sql: string): string {
+  return sh(
+    "psql",
+    ["-X", "-At", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", sql],
+    {
+      PGPASSFILE: path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`),
+      PGCONNECT_TIMEOUT: "5",
+    },
+  );
+}
+
+/** Containers and networks of the stack that still exist. */
+export function leftovers(stack: TestStack): string[] {
+  const containers = sh("docker", ["ps", "-a", "--format", "{{.Names}}"]).split("\n");
+  const networks = sh("docker", ["network", "ls", "--format", "{{.Name}}"]).split("\n");
+  return [...containers, ...networks].filter((n) => n.startsWith(stack.prefix));
+}
+
+/** Remove whatever an aborted test left (containers, network, temp dir). */
+export function removeStack(stack: TestStack): void {
+  for (const c of sh("docker", ["ps", "-a", "--format", "{{.Names}}"]).split("\n")) {
+    if (c.startsWith(stack.prefix)) spawnSync("docker", ["rm", "-f", c]);
+  }
+  spawnSync("docker", ["network", "rm", stack.prefix]);
+  fs.rmSync(stack.dir, { recursive: true, force: true });
+}
+
+export function stateResources(stack: TestStack): number {
+  const file = path.join(stack.dir, ".pulumi-state", "direct", `${stack.name}.json`);
+  if (!fs.existsSync(file)) return 0;
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { resources: unknown[] }).resources.length;
+}
+
+/** Merge one topology's timings into bench/results/e2e.json (a record, not a threshold). */
+export function recordBenchmark(topology: string, values: Record<string, number>): void {
+  const file = path.join(ROOT, "bench", "results", "e2e.json");
+  const data = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>) : {};
+  data[topology] = {
+    ...values,
+    engine: "direct runner",
+    recorded: new Date().toISOString(),
+    machine: `${os.cpus().length} cores`,
+  };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+}
