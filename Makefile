@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= dev
-PULUMI_ENV := . scripts/env.sh
 
 .PHONY: help up down preview status unit lint typecheck test e2e bench clean
 
@@ -11,18 +10,18 @@ help: ## list the targets
 
 up: ## install what is missing, then bring up the local cluster (STACK=dev) and print how to connect
 	@scripts/bootstrap.sh full
-	@$(PULUMI_ENV) && scripts/stack.sh up $(STACK)
+	@scripts/stack.sh up $(STACK)
 
 down: ## destroy the cluster of STACK (default dev)
 	@scripts/bootstrap.sh full
-	@$(PULUMI_ENV) && scripts/stack.sh down $(STACK)
+	@scripts/stack.sh down $(STACK)
 
 preview: ## show what `make up` would change
 	@scripts/bootstrap.sh full
-	@$(PULUMI_ENV) && scripts/stack.sh preview $(STACK)
+	@scripts/stack.sh preview $(STACK)
 
 status: ## patronictl list and HAProxy backends of STACK
-	@$(PULUMI_ENV) && scripts/stack.sh status $(STACK)
+	@scripts/stack.sh status $(STACK)
 
 lint: ## eslint, prettier and shellcheck
 	@npx eslint .
@@ -39,7 +38,7 @@ unit: ## lint, type check and unit tests
 
 e2e: ## end-to-end: pulumi up / re-up / destroy of the dev and seed topologies on local containers
 	@scripts/bootstrap.sh full
-	@$(PULUMI_ENV) && npx jest --selectProjects e2e --runInBand
+	@npx jest --selectProjects e2e --runInBand
 
 test: ## unit tests, then the end-to-end suite
 	@$(MAKE) --no-print-directory unit

@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { destroy, Event, up } from "./engine";
+import { cancel, destroy, Event, up } from "./engine";
 import { StateFile } from "./state";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -76,6 +76,12 @@ async function main() {
   const events: Event[] = [];
   const onEvent = (e: Event) => events.push(e);
   const started = Date.now();
+  let interrupts = 0;
+  process.on("SIGINT", () => {
+    if (++interrupts > 1) process.exit(130);
+    console.error("interrupted: letting running steps finish (Ctrl-C again to exit at once)");
+    cancel();
+  });
 
   try {
     if (verb === "up") {

@@ -41,6 +41,13 @@ interface MonitorLike {
 
 const digestOf = (raw: unknown) => crypto.createHash("sha256").update(JSON.stringify(raw)).digest("hex");
 
+let cancelled = false;
+
+/** Stop starting new resources (Ctrl-C); steps already running finish and are recorded. */
+export function cancel(): void {
+  cancelled = true;
+}
+
 export interface UpOptions {
   project: string;
   stack: string;
@@ -133,6 +140,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     }
     const handler = HANDLERS[type];
     if (!handler) throw new Error(`the direct runner cannot create ${type} (${name})`);
+    if (cancelled) throw new Error("interrupted: run `up` again to continue");
     const started = Date.now();
     const onFreshHost = info.dependencies.some((d) => freshHosts.has(d));
     const unchanged =

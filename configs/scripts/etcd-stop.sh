@@ -17,8 +17,12 @@ if systemctl is-active --quiet etcd; then
       fi
     done < <(etcdctl --endpoints="$CLIENT_URL" member list -w simple 2>/dev/null || true)
     if [ -n "$next" ]; then
-      log "etcd member $MEMBER is the raft leader: moving leadership to $next before stopping"
-      etcdctl --endpoints="$CLIENT_URL" move-leader "$next" || log "move-leader failed; stopping anyway"
+      log "etcd member $MEMBER is the raft leader: moving leadership to $next"
+      if etcdctl --endpoints="$CLIENT_URL" move-leader "$next" >/dev/null; then
+        log "stopping etcd member $MEMBER (follower: leadership moved to $next)"
+      else
+        log "stopping etcd member $MEMBER (raft leader: move-leader failed)"
+      fi
     else
       log "stopping etcd member $MEMBER (raft leader, last member running)"
     fi

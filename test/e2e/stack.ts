@@ -35,6 +35,8 @@ export interface TestStack {
   rwPort: number;
   roPort: number;
   pgPort: number;
+  /** How many hosts run Patroni (set by the test). */
+  hostsRunningPatroni: number;
 }
 
 /** Copy Pulumi.<source>.yaml into a temp project with a unique stack name, subnet and ports. */
@@ -67,6 +69,7 @@ export function makeStack(source: string, slot: number): TestStack {
     rwPort: (haproxy.readWritePort ?? 5000) + 20000 + slot * 100,
     roPort: (haproxy.readOnlyPort ?? 5001) + 20000 + slot * 100,
     pgPort: pg.port ?? 5432,
+    hostsRunningPatroni: roles.patroni.length,
   };
 }
 

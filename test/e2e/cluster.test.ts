@@ -1,0 +1,156 @@
+/**
+ * End to end, for the default (dev) topology and the field guide's (seed) topology, on local
+ * containers: up from nothing, the cluster works through HAProxy, a second up changes nothing,
+ * destroy runs in reverse start order and leaves nothing behind, and an interrupted up followed by
+ * another up converges. Timings go to bench/results/e2e.json.
+ */
+import {
+  leftovers,
+  makeStack,
+  onHost,
+  patronictlList,
+  psql,
+  recordBenchmark,
+  removeStack,
+  runner,
+  RunResult,
+  stateResources,
+  TestStack,
+} from "./stack";
+
+jest.setTimeout(30 * 60 * 1000);
+
+const stopOrder = (r: RunResult) =>
+  r.events.filter((e) => e.op === "delete" && /-stop-run$/.test(e.name)).map((e) => e.name.replace(/-stop-run$/, ""));
+
+/** One leader (the configured one), every replica streaming on the leader's timeline. */
+function clusterHealth(stack: TestStack) {
+  const members = patronictlList(stack, stack.leader);
+  const leaders = members.filter((m) => m.Role === "Leader");
+  const streaming = onHost(
+    stack,
+    stack.leader,
+    `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c "select count(*) from pg_stat_replication where state = 'streaming'"`,
+  );
+  return {
+    leaders: leaders.map((m) => m.Member),
+    replicas: members.filter((m) => m.Role === "Replica").length,
+    timelines: [...new Set(members.map((m) => m.TL))],
+    streaming: Number(streaming),
+  };
+}
+
+async function expectHealthy(stack: TestStack) {
+  const expected = {
+    leaders: [stack.leader],
+    replicas: stack.hostsRunningPatroni - 1,
+    timelines: [1],
+    streaming: stack.hostsRunningPatroni - 1,
+  };
+  // Members publish their timeline to etcd once per loop_wait: give them a few loops.
+  let health = clusterHealth(stack);
+  for (let i = 0; i < 30 && JSON.stringify(health) !== JSON.stringify(expected); i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    health = clusterHealth(stack);
+  }
+  expect(health).toEqual(expected);
+}
+
+function expectReadYourWrites(stack: TestStack) {
+  const token = `e2e-${Date.now()}`;
+  psql(stack, stack.rwPort, `create table if not exists e2e(v text); insert into e2e values ('${token}')`);
+  expect(psql(stack, stack.rwPort, "select pg_is_in_recovery()")).toBe("f");
+  let seen = "";
+  for (let i = 0; i < 20 && seen !== `t|${token}`; i++) {
+    seen = psql(stack, stack.roPort, `select pg_is_in_recovery(), (select v from e2e where v = '${token}')`);
+  }
+  expect(seen).toBe(`t|${token}`);
+}
+
+describe.each([
+  ["dev", 1],
+  ["seed", 2],
+])("the %s topology", (source, slot) => {
+  let stack: TestStack;
+  const timings: Record<string, number> = {};
+
+  beforeAll(() => {
+    stack = makeStack(source, slot);
+  });
+  afterAll(() => {
+    recordBenchmark(source, timings);
+    removeStack(stack);
+  });
+
+  it("comes up from nothing with one leader and streaming replicas", async () => {
+    const r = await runner(stack, "up");
+    expect({ code: r.code, tail: r.output.slice(-1500) }).toMatchObject({ code: 0 });
+    timings.deploy_s = r.seconds;
+    await expectHealthy(stack);
+  });
+
+  it("routes writes to the primary and reads to a replica through HAProxy", () => {
+    expectReadYourWrites(stack);
+  });
+
+  it("runs with the settings from the stack config", () => {
+    expect(psql(stack, stack.rwPort, "show port")).toBe(String(stack.pgPort));
+    expect(psql(stack, stack.rwPort, "show max_wal_senders")).toBe("8");
+    expect(psql(stack, stack.rwPort, "show password_encryption")).toBe("scram-sha-256");
+    expect(psql(stack, stack.rwPort, "show data_checksums")).toBe("on");
+    expect(
+      psql(stack, stack.rwPort, "select rolcreaterole and rolcreatedb from pg_roles where rolname = 'admin'"),
+    ).toBe("t");
+    const hba = onHost(stack, stack.leader, "cat /data/pg15/pg_hba.conf");
+    expect(hba).not.toMatch(/\b(md5|trust)\b/);
+    expect(onHost(stack, stack.leader, "stat -c '%a %U' /etc/patroni/patroni.yml")).toBe("600 postgres");
+  });
+
+  it("changes nothing on a second up", async () => {
+    const r = await runner(stack, "up");
+    expect(r.code).toBe(0);
+    expect(r.events.filter((e) => e.op !== "same")).toEqual([]);
+    timings.noop_s = r.seconds;
+  });
+
+  it("destroys HAProxy, then replicas, then the leader, then etcd (followers first)", async () => {
+    const r = await runner(stack, "destroy");
+    expect(r.code).toBe(0);
+    timings.destroy_s = r.seconds;
+    const order = stopOrder(r);
+    const at = (part: string) => order.findIndex((n) => n.includes(part));
+    const replicas = order.filter((n) => n.includes("-patroni-") && !n.endsWith(`-${stack.leader}`));
+    expect(at("-haproxy-")).toBe(0);
+    for (const rep of replicas) expect(order.indexOf(rep)).toBeLessThan(at(`-patroni-${stack.leader}`));
+    const etcd = order.filter((n) => n.includes("-etcd-"));
+    for (const e of etcd) expect(order.indexOf(e)).toBeGreaterThan(at(`-patroni-${stack.leader}`));
+    // Every etcd member but the last stopped as a follower (a leader hands over first).
+    const lines = r.output.split("\n").filter((l) => /stopping etcd member/.test(l));
+    // e.g. "stopping etcd member pg2 (follower: leadership moved to …)"
+    expect(lines).toHaveLength(etcd.length);
+    expect(lines.slice(0, -1).every((l) => /\(follower/.test(l))).toBe(true);
+    expect(lines[lines.length - 1]).toMatch(etcd.length === 1 ? /stopping etcd member/ : /\(raft leader, last member/);
+    expect(leftovers(stack)).toEqual([]);
+    expect(stateResources(stack)).toBe(0);
+  });
+
+  const interruptions: [NodeJS.Signals, number][] =
+    source === "dev"
+      ? [
+          ["SIGINT", 25],
+          ["SIGKILL", 40],
+        ]
+      : [["SIGKILL", 30]];
+  it.each(interruptions)("converges after an up interrupted by %s after %i s", async (signal, after) => {
+    if (stateResources(stack) > 0) expect((await runner(stack, "destroy")).code).toBe(0);
+    const cut = await runner(stack, "up", { signal, afterSeconds: after });
+    expect(cut.code === 0 && cut.signal === null).toBe(false);
+    const r = await runner(stack, "up");
+    expect({ code: r.code, tail: r.output.slice(-1500) }).toMatchObject({ code: 0 });
+    await expectHealthy(stack);
+    expectReadYourWrites(stack);
+    const d = await runner(stack, "destroy");
+    expect(d.code).toBe(0);
+    expect(leftovers(stack)).toEqual([]);
+  });
+});
