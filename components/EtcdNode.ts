@@ -9,7 +9,7 @@ import { ETCD_CONFIG_PATH, renderEtcdConfig } from "../configs/etcd";
 import { renderEtcdUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
 import { Connection } from "./connection";
-import { RemoteScript } from "./RemoteScript";
+import { lifecycleSteps, RemoteScript } from "./RemoteScript";
 
 export interface EtcdNodeArgs {
   member: EtcdMemberSpec;
@@ -31,12 +31,9 @@ export class EtcdNode extends pulumi.ComponentResource {
     super("patroni-stack:cluster:EtcdNode", name, {}, opts);
     const { member, plan, connection } = args;
     const etcd = plan.settings.etcd;
+    const steps = lifecycleSteps(this, name, member.host, connection);
     const step = (phase: string, file: string, script: string, dependsOn: pulumi.Resource[]) =>
-      new RemoteScript(
-        `${name}-${phase}`,
-        { host: member.host, connection, file, script },
-        { parent: this, dependsOn },
-      );
+      steps(phase, { file, script }, dependsOn);
 
     const install = step(
       "install",
@@ -65,11 +62,9 @@ export class EtcdNode extends pulumi.ComponentResource {
       renderScript("etcd-start", { MEMBER: member.name, CLIENT_URL: member.clientUrl, TIMEOUT: args.timeout ?? 180 }),
       [configure],
     );
-    this.stop = new RemoteScript(
-      `${name}-stop`,
+    this.stop = steps(
+      "stop",
       {
-        host: member.host,
-        connection,
         file: "etcd-stop.sh",
         deleteFile: "etcd-stop.sh",
         onDelete: renderScript("etcd-stop", {
@@ -79,7 +74,7 @@ export class EtcdNode extends pulumi.ComponentResource {
           PURGE: plan.settings.cluster.onDestroy === "purge",
         }),
       },
-      { parent: this, dependsOn: [start, ...(args.stopsBefore ?? []).map((n) => n.stop)] },
+      [start, ...(args.stopsBefore ?? []).map((n) => n.stop)],
     );
 
     this.memberName = member.name;

@@ -8,7 +8,7 @@ import { ClusterPlan, RouterSpec } from "../plan";
 import { HAPROXY_CONFIG_PATH, READ_WRITE_LISTENER, renderHaproxyConfig } from "../configs/haproxy";
 import { renderScript } from "../configs/scripts";
 import { Connection } from "./connection";
-import { RemoteScript } from "./RemoteScript";
+import { lifecycleSteps } from "./RemoteScript";
 
 export interface HaproxyRouterArgs {
   router: RouterSpec;
@@ -30,12 +30,9 @@ export class HaproxyRouter extends pulumi.ComponentResource {
     const { router, plan, connection } = args;
     const h = plan.settings.haproxy;
     const host = router.host;
+    const steps = lifecycleSteps(this, name, host, connection);
     const step = (phase: string, script: string, dependsOn: pulumi.Resource[]) =>
-      new RemoteScript(
-        `${name}-${phase}`,
-        { host, connection, file: `haproxy-${phase}.sh`, script },
-        { parent: this, dependsOn },
-      );
+      steps(phase, { file: `haproxy-${phase}.sh`, script }, dependsOn);
 
     const install = step(
       "install",
@@ -59,11 +56,7 @@ export class HaproxyRouter extends pulumi.ComponentResource {
       }),
       [configure, ...(args.startAfter ?? [])],
     );
-    new RemoteScript(
-      `${name}-stop`,
-      { host, connection, file: "haproxy-stop.sh", onDelete: renderScript("haproxy-stop", {}) },
-      { parent: this, dependsOn: [start] },
-    );
+    steps("stop", { file: "haproxy-stop.sh", onDelete: renderScript("haproxy-stop", {}) }, [start]);
 
     this.address = host.address;
     this.readWritePort = h.readWritePort;

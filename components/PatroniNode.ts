@@ -16,7 +16,7 @@ import {
 import { renderPatroniUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
 import { Connection } from "./connection";
-import { RemoteScript } from "./RemoteScript";
+import { lifecycleSteps } from "./RemoteScript";
 
 export interface PatroniNodeArgs {
   member: PatroniMemberSpec;
@@ -41,29 +41,22 @@ export class PatroniNode extends pulumi.ComponentResource {
     const host = member.host;
     const restUrl = `http://${host.address}:${plan.settings.patroni.restApiPort}`;
 
-    const install = new RemoteScript(
-      `${name}-install`,
+    const steps = lifecycleSteps(this, name, host, connection);
+    const install = steps("install", {
+      file: "patroni-install.sh",
+      script: renderScript("patroni-install", {
+        PG_VERSION: pg.version,
+        PACKAGES_DEBIAN: [...pg.packages.debian, ...plan.settings.patroni.packages.debian],
+        PACKAGES_RHEL: [...pg.packages.rhel, ...plan.settings.patroni.packages.rhel],
+        DATA_DIR: pg.dataDir,
+        PG_BIN_LINK,
+        PGPASS_DIR: PGPASS_PATH.replace(/\/[^/]+$/, ""),
+        CONFIG_DIR: PATRONI_CONFIG_PATH.replace(/\/[^/]+$/, ""),
+      }),
+    });
+    const configure = steps(
+      "configure",
       {
-        host,
-        connection,
-        file: "patroni-install.sh",
-        script: renderScript("patroni-install", {
-          PG_VERSION: pg.version,
-          PACKAGES_DEBIAN: [...pg.packages.debian, ...plan.settings.patroni.packages.debian],
-          PACKAGES_RHEL: [...pg.packages.rhel, ...plan.settings.patroni.packages.rhel],
-          DATA_DIR: pg.dataDir,
-          PG_BIN_LINK,
-          PGPASS_DIR: PGPASS_PATH.replace(/\/[^/]+$/, ""),
-          CONFIG_DIR: PATRONI_CONFIG_PATH.replace(/\/[^/]+$/, ""),
-        }),
-      },
-      { parent: this },
-    );
-    const configure = new RemoteScript(
-      `${name}-configure`,
-      {
-        host,
-        connection,
         file: "patroni-configure.sh",
         script: renderScript("patroni-configure", {
           CONFIG_PATH: PATRONI_CONFIG_PATH,
@@ -71,13 +64,11 @@ export class PatroniNode extends pulumi.ComponentResource {
         }),
         stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan, s))),
       },
-      { parent: this, dependsOn: [install] },
+      [install],
     );
-    const start = new RemoteScript(
-      `${name}-start`,
+    const start = steps(
+      "start",
       {
-        host,
-        connection,
         file: "patroni-start.sh",
         script: renderScript("patroni-start", {
           MEMBER: member.name,
@@ -88,13 +79,11 @@ export class PatroniNode extends pulumi.ComponentResource {
           TIMEOUT: args.timeout ?? 300,
         }),
       },
-      { parent: this, dependsOn: [configure, ...(args.startAfter ?? [])] },
+      [configure, ...(args.startAfter ?? [])],
     );
-    new RemoteScript(
-      `${name}-stop`,
+    steps(
+      "stop",
       {
-        host,
-        connection,
         file: "patroni-stop.sh",
         deleteFile: "patroni-stop.sh",
         onDelete: renderScript("patroni-stop", {
@@ -103,7 +92,7 @@ export class PatroniNode extends pulumi.ComponentResource {
           PURGE: plan.settings.cluster.onDestroy === "purge",
         }),
       },
-      { parent: this, dependsOn: [start] },
+      [start],
     );
 
     this.memberName = member.name;

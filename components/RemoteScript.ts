@@ -77,3 +77,11 @@ export class RemoteScript extends pulumi.ComponentResource {
     this.registerOutputs({ stdout: this.command.stdout });
   }
 }
+
+export type StepArgs = Omit<RemoteScriptArgs, "host" | "connection">;
+
+/** The phases of one component on one host, as children named `${name}-${phase}`. */
+export function lifecycleSteps(parent: pulumi.Resource, name: string, host: HostSpec, connection: Connection) {
+  return (phase: string, args: StepArgs, dependsOn: pulumi.Resource[] = []) =>
+    new RemoteScript(`${name}-${phase}`, { host, connection, ...args }, { parent, dependsOn });
+}

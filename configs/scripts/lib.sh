@@ -12,11 +12,11 @@ die() {
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (set hosts[].ssh.sudo for a non-root SSH user)"
 
-# Prints debian or rhel, from /etc/os-release.
+# Prints debian or rhel, from /etc/os-release (OS_RELEASE overrides the path, for tests).
 os_family() {
-  local id like
-  id=$(. /etc/os-release && echo "${ID:-}")
-  like=$(. /etc/os-release && echo "${ID_LIKE:-}")
+  local id like release=${OS_RELEASE:-/etc/os-release}
+  id=$(. "$release" && echo "${ID:-}")
+  like=$(. "$release" && echo "${ID_LIKE:-}")
   case " $id $like " in
     *" debian "* | *" ubuntu "*) echo debian ;;
     *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "*) echo rhel ;;
@@ -49,10 +49,10 @@ apt_install() {
   log "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   # The distribution's services must not start with their defaults: patroni-stack configures them.
-  local own_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 0755 /usr/sbin/policy-rc.d
+  local own_policy=0 policy=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
     own_policy=1
   fi
   local apt=(apt-get -y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confold)
@@ -61,7 +61,7 @@ apt_install() {
     log "refreshing the package lists and retrying"
     { "${apt[@]}" update && "${apt[@]}" install --no-install-recommends "${missing[@]}"; } || rc=$?
   fi
-  if [ "$own_policy" -eq 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi
   [ "$rc" -eq 0 ] || die "apt-get could not install ${missing[*]}"
 }
 
