@@ -4,6 +4,7 @@
  * dependency edges, carrying out each resource through ssh and the docker CLI.
  *
  *   ts-node runner/cli.ts up <stack> [--events FILE]
+ *   ts-node runner/cli.ts preview <stack>            (what `up` would change; changes nothing)
  *   ts-node runner/cli.ts destroy <stack> [--events FILE]
  *   ts-node runner/cli.ts outputs <stack>
  *
@@ -18,7 +19,7 @@ import { StateFile } from "./state";
 const ROOT = path.resolve(__dirname, "..");
 
 function usage(): never {
-  console.error("usage: runner/cli.ts up|destroy|outputs <stack> [--events FILE] [--workdir DIR]");
+  console.error("usage: runner/cli.ts up|preview|destroy|outputs <stack> [--events FILE] [--workdir DIR]");
   process.exit(2);
 }
 
@@ -84,7 +85,17 @@ async function main() {
   });
 
   try {
-    if (verb === "up") {
+    if (verb === "preview") {
+      const config = readStackConfig(workdir, stack);
+      process.chdir(workdir);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const load = () => require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
+      await up({ project, stack, config, state, onEvent, load, dryRun: true });
+      const count = (op: Event["op"]) => events.filter((e) => e.op === op).length;
+      console.log(
+        `\npreview: ${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete, ${count("same")} unchanged`,
+      );
+    } else if (verb === "up") {
       const config = readStackConfig(workdir, stack);
       process.chdir(workdir);
       const result = await up({

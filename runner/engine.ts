@@ -13,7 +13,7 @@ import { HANDLERS } from "./handlers";
 import { ResourceState, StateFile } from "./state";
 
 export interface Event {
-  op: "create" | "same" | "delete";
+  op: "create" | "update" | "same" | "delete";
   type: string;
   name: string;
   seconds: number;
@@ -57,6 +57,8 @@ export interface UpOptions {
   /** Loads the program (e.g. `require("./index")`) and returns its exports. */
   load: () => Record<string, unknown>;
   onEvent?: (e: Event) => void;
+  /** Show what would change, change nothing (like `pulumi preview`). */
+  dryRun?: boolean;
 }
 
 export interface UpResult {
@@ -135,7 +137,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         outputs,
       });
     if (!custom) {
-      record({});
+      if (!opts.dryRun) record({});
       return { id: undefined, state: {} };
     }
     const handler = HANDLERS[type];
@@ -150,6 +152,14 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     if (previous && unchanged) {
       emit({ op: "same", type, name, seconds: 0 });
       return { id: `${name}-id`, state: { ...inputs, ...previous.outputs } };
+    }
+    if (opts.dryRun) {
+      const op = previous ? "update" : "create";
+      process.stderr.write(`${op === "create" ? "+" : "~"} ${name} (${type.split(":").pop()})\n`);
+      if (previous) process.stderr.write(describeChange(previous.inputs, info.raw));
+      emit({ op, type, name, seconds: 0 });
+      if (type === "docker:index/container:Container") freshHosts.add(urn);
+      return { id: `${name}-id`, state: { ...inputs, ...(previous?.outputs ?? {}) } };
     }
     process.stderr.write(`+ ${name} (${type.split(":").pop()})\n`);
     const outputs = await handler.create(name, inputs, previous?.outputs);
@@ -171,7 +181,15 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     if (failures.length > 0) throw failures[0];
     // Resources the program no longer declares are deleted, dependents first.
     const gone = state.all().filter((r) => !seen.has(r.urn));
-    await deleteInOrder(gone, state, emit);
+    if (opts.dryRun) {
+      for (const r of deletionOrder(gone)) {
+        if (!r.custom) continue;
+        process.stderr.write(`- ${r.name} (${r.type.split(":").pop()})\n`);
+        emit({ op: "delete", type: r.type, name: r.name, seconds: 0 });
+      }
+    } else {
+      await deleteInOrder(gone, state, emit);
+    }
     return { events, outputs: await resolveOutputs(exports) };
   } finally {
     process.off("unhandledRejection", onRejection);
@@ -196,6 +214,38 @@ async function resolveOutputs(exports: Record<string, unknown>): Promise<Record<
     out[k] = await new Promise((resolve) => pulumi.output(v).apply((x) => resolve(x)));
   }
   return out;
+}
+
+/** Lines of text inputs (uploaded scripts) that a change removes and adds; secrets only by name. */
+export function describeChange(before: Record<string, unknown>, after: Record<string, unknown>): string {
+  const out: string[] = [];
+  const text = (v: unknown): string | undefined => {
+    if (typeof v === "string") return v;
+    if (v && typeof v === "object" && typeof (v as { text?: unknown }).text === "string")
+      return (v as { text: string }).text;
+    return undefined;
+  };
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const a = before[key];
+    const b = after[key];
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    const isSecret = (v: unknown) => JSON.stringify(v ?? null).includes(SECRET_SIG);
+    if (isSecret(a) || isSecret(b)) {
+      out.push(`    ${key}: [secret] changed`);
+      continue;
+    }
+    const [ta, tb] = [text(a), text(b)];
+    if (ta === undefined || tb === undefined) {
+      out.push(`    ${key} changed`);
+      continue;
+    }
+    const [la, lb] = [ta.split("\n"), tb.split("\n")];
+    const removed = la.filter((l) => !lb.includes(l));
+    const added = lb.filter((l) => !la.includes(l));
+    if (removed.length + added.length === 0) continue;
+    out.push(`    ${key}:`, ...removed.map((l) => `      - ${l}`), ...added.map((l) => `      + ${l}`));
+  }
+  return out.length ? `${out.join("\n")}\n` : "";
 }
 
 /** Delete order: a resource goes before everything it depends on and before its parent. */

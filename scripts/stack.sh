@@ -59,10 +59,7 @@ case "$engine:$verb" in
   pulumi:preview) . scripts/env.sh && pulumi stack select --create "$stack" >/dev/null && pulumi preview --stack "$stack" --diff ;;
   direct:up) run_direct up "$stack" ;;
   direct:down) run_direct destroy "$stack" ;;
-  direct:preview)
-    echo "preview needs the Pulumi CLI (scripts/toolchain.sh); the direct runner only applies" >&2
-    exit 1
-    ;;
+  direct:preview) run_direct preview "$stack" ;;
   *:status) status ;;
   *) echo "unknown verb '$verb' or engine '$engine'" >&2; exit 2 ;;
 esac

@@ -15,7 +15,9 @@ die() {
 # Prints debian or rhel, from /etc/os-release (OS_RELEASE overrides the path, for tests).
 os_family() {
   local id like release=${OS_RELEASE:-/etc/os-release}
+  # shellcheck source=/dev/null
   id=$(. "$release" && echo "${ID:-}")
+  # shellcheck source=/dev/null
   like=$(. "$release" && echo "${ID_LIKE:-}")
   case " $id $like " in
     *" debian "* | *" ubuntu "*) echo debian ;;

@@ -137,10 +137,10 @@ describe.each([
   const interruptions: [NodeJS.Signals, number][] =
     source === "dev"
       ? [
-          ["SIGINT", 25],
-          ["SIGKILL", 40],
+          ["SIGINT", 20],
+          ["SIGKILL", 30],
         ]
-      : [["SIGKILL", 30]];
+      : [["SIGKILL", 20]];
   it.each(interruptions)("converges after an up interrupted by %s after %i s", async (signal, after) => {
     if (stateResources(stack) > 0) expect((await runner(stack, "destroy")).code).toBe(0);
     const cut = await runner(stack, "up", { signal, afterSeconds: after });

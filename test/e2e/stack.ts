@@ -39,8 +39,20 @@ export interface TestStack {
   hostsRunningPatroni: number;
 }
 
+/** Remove containers and networks an earlier, aborted run of the same topology left behind. */
+function removeAbandoned(source: string): void {
+  const ours = (n: string) => n.startsWith(`patroni-stack-e2e-${source}-`);
+  for (const c of sh("docker", ["ps", "-a", "--format", "{{.Names}}"]).split("\n").filter(ours)) {
+    spawnSync("docker", ["rm", "-f", c]);
+  }
+  for (const n of sh("docker", ["network", "ls", "--format", "{{.Name}}"]).split("\n").filter(ours)) {
+    spawnSync("docker", ["network", "rm", n]);
+  }
+}
+
 /** Copy Pulumi.<source>.yaml into a temp project with a unique stack name, subnet and ports. */
 export function makeStack(source: string, slot: number): TestStack {
+  removeAbandoned(source);
   const name = `e2e-${source}-${process.pid}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
   fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));

@@ -1,4 +1,4 @@
-import { deletionOrder } from "../../runner/engine";
+import { deletionOrder, describeChange } from "../../runner/engine";
 import { ResourceState } from "../../runner/state";
 
 const res = (name: string, dependencies: string[] = [], parent = ""): ResourceState => ({
@@ -37,5 +37,27 @@ describe("the direct runner's delete order", () => {
 
   it("refuses a cycle", () => {
     expect(() => deletionOrder([res("a", ["b"]), res("b", ["a"])])).toThrow(/cycle/);
+  });
+});
+
+describe("the direct runner's preview", () => {
+  it("shows the lines an uploaded file changes", () => {
+    const text = (t: string) => ({ text: t });
+    expect(describeChange({ source: text("a\nmaxconn 200\nb") }, { source: text("a\nmaxconn 300\nb") })).toBe(
+      "    source:\n      - maxconn 200\n      + maxconn 300\n",
+    );
+  });
+
+  it("names a changed secret without showing it", () => {
+    const secret = (v: string) => ({
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      value: v,
+    });
+    const out = describeChange({ stdin: secret("old-password") }, { stdin: secret("new-password") });
+    expect(out).toBe("    stdin: [secret] changed\n");
+  });
+
+  it("says nothing for equal inputs", () => {
+    expect(describeChange({ a: 1 }, { a: 1 })).toBe("");
   });
 });

@@ -77,7 +77,10 @@ describe("package installation", () => {
   it("uses apt-get on Debian-family hosts, without starting the packages' services", () => {
     const policy = path.join(dir, "policy-rc.d");
     // The stub apt-get records whether the deny-all policy is in place while it runs.
-    const r = bash("debian", `POLICY_RC_D=${policy}; apt-get() { cat "${policy}" >> "${dir}/calls"; command apt-get "$@"; }\npkg_install debian haproxy`);
+    const r = bash(
+      "debian",
+      `POLICY_RC_D=${policy}; apt-get() { cat "${policy}" >> "${dir}/calls"; command apt-get "$@"; }\npkg_install debian haproxy`,
+    );
     expect(r.status).toBe(0);
     expect(r.calls).toContain("exit 101");
     expect(r.calls).toMatch(/apt-get -y -q -o DPkg::Lock::Timeout=600 .* install --no-install-recommends haproxy/);
@@ -90,6 +93,6 @@ describe("rendered RHEL settings", () => {
     const text = renderScript("patroni-install", { PACKAGES_RHEL: ["postgresql15-server", "patroni", "patroni-etcd"] });
     expect(text).toContain("PACKAGES_RHEL=('postgresql15-server' 'patroni' 'patroni-etcd')");
     expect(text).toContain("bin_dir=/usr/pgsql-$PG_VERSION/bin");
-    expect(text).toContain('distro_service=postgresql-$PG_VERSION');
+    expect(text).toContain("distro_service=postgresql-$PG_VERSION");
   });
 });
