@@ -88,6 +88,11 @@ export class PatroniNode extends pulumi.ComponentResource {
         deleteFile: "patroni-stop.sh",
         onDelete: renderScript("patroni-stop", {
           MEMBER: member.name,
+          ROLE: member.role,
+          REST_URL: restUrl,
+          LEADER: plan.patroni.leader.name,
+          LEADER_REST_URL: `http://${plan.patroni.leader.host.address}:${plan.settings.patroni.restApiPort}`,
+          CONFIG_PATH: PATRONI_CONFIG_PATH,
           DATA_DIR: pg.dataDir,
           PURGE: plan.settings.cluster.onDestroy === "purge",
         }),

@@ -15,6 +15,7 @@ import {
   runner,
   RunResult,
   stateResources,
+  switchover,
   TestStack,
 } from "./stack";
 
@@ -113,8 +114,37 @@ describe.each([
     timings.noop_s = r.seconds;
   });
 
+  it("switches over to a replica (the timeline moves on) and HAProxy follows", async () => {
+    const replica = stack.hosts.find(
+      (h) => h !== stack.leader && patronictlList(stack, stack.leader).some((m) => m.Member === h),
+    );
+    if (!replica) throw new Error("no replica");
+    switchover(stack, stack.leader, replica);
+    let primary = { member: "", tl: 0 };
+    for (let i = 0; i < 60 && !(primary.member === replica && primary.tl === 2); i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const leader = patronictlList(stack, replica).find((m) => m.Role === "Leader");
+      primary = { member: leader?.Member ?? "", tl: leader?.TL ?? 0 };
+    }
+    expect(primary).toEqual({ member: replica, tl: 2 });
+    let served = "";
+    for (let i = 0; i < 30 && served !== "f"; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      served = (() => {
+        try {
+          return psql(stack, stack.rwPort, "select pg_is_in_recovery()");
+        } catch {
+          return "";
+        }
+      })();
+    }
+    expect(served).toBe("f");
+  });
+
   it("destroys HAProxy, then replicas, then the leader, then etcd (followers first)", async () => {
     const r = await runner(stack, "destroy");
+    // The member declared as a replica was the primary: it hands the role back before it stops.
+    expect(r.output).toMatch(/is the primary: switching over to/);
     expect(r.code).toBe(0);
     timings.destroy_s = r.seconds;
     const order = stopOrder(r);

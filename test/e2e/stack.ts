@@ -182,3 +182,13 @@ export function recordBenchmark(topology: string, values: Record<string, number>
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 }
+
+/** A planned switchover through Patroni's REST API (basic auth read from patroni.yml on the host). */
+export function switchover(stack: TestStack, from: string, to: string): void {
+  onHost(
+    stack,
+    from,
+    `auth=$(python3 -c 'import yaml; a=yaml.safe_load(open("/etc/patroni/patroni.yml"))["restapi"]["authentication"]; print(a["username"]+":"+a["password"])')
+     printf 'user = "%s"\\n' "$auth" | curl -sf -m 60 -X POST --config - -d '{"leader":"${from}","candidate":"${to}"}' "http://$(hostname -i | awk '{print $1}'):8008/switchover"`,
+  );
+}
