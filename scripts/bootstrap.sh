@@ -19,7 +19,10 @@ apt_packages=()
 need() { command -v "$1" >/dev/null 2>&1 || apt_packages+=("$2"); }
 need shellcheck shellcheck
 need curl curl
-[ "$level" = unit ] || need psql postgresql-client
+if [ "$level" != unit ]; then
+  need psql postgresql-client
+  need ssh openssh-client
+fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     log "installing ${apt_packages[*]} (apt)"
