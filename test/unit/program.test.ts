@@ -1,0 +1,106 @@
+/**
+ * The whole program on the default (dev) stack, under mocks: local Docker hosts are created with
+ * the flags systemd needs, publish only on 127.0.0.1, get the stack's SSH key, and every remote
+ * step waits for its host's container.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, Registered, settle } from "./harness";
+import { stackFileSettings } from "../fixtures/settings";
+
+let registered: Registered[];
+let program: Record<string, unknown>;
+
+beforeAll(async () => {
+  registered = await installMocks();
+  const config = Object.fromEntries(
+    Object.entries(stackFileSettings("dev")).map(([k, v]) => [`patroni-stack:${k}`, JSON.stringify(v)]),
+  );
+  pulumi.runtime.setAllConfig(config);
+  program = await import("../../index");
+  await settle(registered);
+});
+
+const ofType = (t: string) => registered.filter((r) => r.type === t).sort((a, b) => a.name.localeCompare(b.name));
+const plain = (v: unknown): unknown => {
+  const o = v as Record<string, unknown> | undefined;
+  return o && typeof o === "object" && "value" in o && Object.keys(o).length === 2 ? o.value : v;
+};
+
+describe("local hosts", () => {
+  it("creates one network on the configured subnet", () => {
+    const [net] = ofType("docker:index/network:Network");
+    expect(net.inputs).toMatchObject({ name: "patroni-stack-unit", ipamConfigs: [{ subnet: "10.213.7.0/24" }] });
+  });
+
+  it("builds the host image locally without pushing it", () => {
+    const [image] = ofType("docker:index/image:Image");
+    expect(image.inputs).toMatchObject({
+      imageName: "patroni-stack/host:bookworm",
+      skipPush: true,
+      build: { builderVersion: "BuilderV1", args: { BASE_IMAGE: "patroni-stack/debian:bookworm" } },
+    });
+  });
+
+  it("runs systemd in each container with the flags that work without --privileged", () => {
+    const containers = ofType("docker:index/container:Container");
+    expect(containers.map((c) => c.inputs.hostname)).toEqual(["pg1", "pg2", "pg3"]);
+    for (const c of containers) {
+      expect(c.inputs).toMatchObject({
+        command: ["/sbin/init"],
+        stopSignal: "SIGRTMIN+3",
+        capabilities: { adds: ["SYS_ADMIN"] },
+        securityOpts: ["seccomp=unconfined"],
+        cgroupnsMode: "host",
+      });
+      expect(c.inputs.privileged).toBeUndefined();
+    }
+  });
+
+  it("publishes SSH of every host and HAProxy's ports of the first router on 127.0.0.1 only", () => {
+    const ports = ofType("docker:index/container:Container").map((c) => c.inputs.ports as Record<string, unknown>[]);
+    expect(ports[0]).toEqual([
+      { internal: 22, external: 2201, ip: "127.0.0.1" },
+      { internal: 5000, external: 5000, ip: "127.0.0.1" },
+      { internal: 5001, external: 5001, ip: "127.0.0.1" },
+      { internal: 7000, external: 7000, ip: "127.0.0.1" },
+    ]);
+    expect(ports[1]).toEqual([{ internal: 22, external: 2202, ip: "127.0.0.1" }]);
+  });
+
+  it("authorizes the stack's generated SSH key", () => {
+    for (const c of ofType("docker:index/container:Container")) {
+      const [upload] = c.inputs.uploads as { file: string; content: unknown }[];
+      expect(upload.file).toBe("/root/.ssh/authorized_keys");
+      expect(String(plain(upload.content))).toMatch(/^ssh-ed25519 [A-Za-z0-9+/=]+ patroni-stack-unit$/);
+    }
+  });
+
+  it("makes every remote step wait for its host's container", () => {
+    const containers = new Map(ofType("docker:index/container:Container").map((c) => [c.urn, c]));
+    for (const cmd of registered.filter((r) => r.type.startsWith("command:remote:"))) {
+      expect(cmd.dependencies.filter((d) => containers.has(d))).toHaveLength(1);
+    }
+  });
+});
+
+describe("stack outputs", () => {
+  it("exports connection strings as secrets and the topology in plain text", async () => {
+    const value = async <T>(o: unknown) => {
+      const out = pulumi.output(o as pulumi.Input<T>);
+      const secret = await pulumi.isSecret(out);
+      const v = await new Promise<T>((resolve) => out.apply((x) => resolve(x as T)));
+      return { v, secret };
+    };
+    const rw = await value<string>(program.readWriteUrl);
+    expect(rw.secret).toBe(true);
+    expect(rw.v).toMatch(/^postgresql:\/\/postgres:.+@127\.0\.0\.1:5000\/postgres$/);
+    expect((await value<string>(program.readOnlyUrl)).v).toMatch(/@127\.0\.0\.1:5001\//);
+    expect(program.statsUrl).toBe("http://127.0.0.1:7000/");
+    expect(program.leader).toBe("pg1");
+    expect(program.members).toEqual([
+      { name: "pg1", address: "10.213.7.11", role: "leader" },
+      { name: "pg2", address: "10.213.7.12", role: "replica" },
+      { name: "pg3", address: "10.213.7.13", role: "replica" },
+    ]);
+  });
+});
