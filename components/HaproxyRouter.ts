@@ -5,7 +5,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterPlan, RouterSpec } from "../plan";
-import { HAPROXY_CONFIG_PATH, READ_WRITE_LISTENER, renderHaproxyConfig } from "../configs/haproxy";
+import {
+  HAPROXY_ADMIN_SOCKET,
+  HAPROXY_CONFIG_PATH,
+  HAPROXY_STATE_FILE,
+  READ_WRITE_LISTENER,
+  renderHaproxyConfig,
+} from "../configs/haproxy";
 import { renderScript } from "../configs/scripts";
 import { Connection } from "./connection";
 import { lifecycleSteps } from "./RemoteScript";
@@ -44,6 +50,8 @@ export class HaproxyRouter extends pulumi.ComponentResource {
       renderScript("haproxy-configure", {
         CONFIG_PATH: HAPROXY_CONFIG_PATH,
         CONFIG: renderHaproxyConfig(router, plan),
+        STATE_FILE: HAPROXY_STATE_FILE,
+        ADMIN_SOCKET: HAPROXY_ADMIN_SOCKET,
       }),
       [install],
     );

@@ -144,7 +144,7 @@ export const settingsSchema = z.strictObject({
         })
         .prefault({}),
       retries: z.number().int().min(0).default(2),
-      packages: packages(["haproxy", "curl"], ["haproxy", "curl"]),
+      packages: packages(["haproxy", "socat", "curl"], ["haproxy", "socat", "curl"]),
     })
     .prefault({}),
   /** Present only on stacks whose hosts are local Docker containers. */

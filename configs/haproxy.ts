@@ -7,6 +7,9 @@ import { ClusterPlan, RouterSpec } from "../plan";
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const READ_WRITE_LISTENER = "postgres_rw";
 export const READ_ONLY_LISTENER = "postgres_ro";
+/** Server states saved before a reload, so the new process does not start with every server UP. */
+export const HAPROXY_STATE_FILE = "/var/lib/haproxy/server-state";
+export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 
 interface Section {
   header: string;
@@ -40,7 +43,8 @@ export function haproxySections(router: RouterSpec, plan: ClusterPlan): Section[
       lines: [
         `maxconn ${h.maxconn}`,
         "log /dev/log local0",
-        "stats socket /run/haproxy/admin.sock mode 660 level admin",
+        `stats socket ${HAPROXY_ADMIN_SOCKET} mode 660 level admin`,
+        `server-state-file ${HAPROXY_STATE_FILE}`,
         "user haproxy",
         "group haproxy",
       ],
@@ -50,6 +54,7 @@ export function haproxySections(router: RouterSpec, plan: ClusterPlan): Section[
       lines: [
         "mode tcp",
         "log global",
+        "load-server-state-from-file global",
         `retries ${h.retries}`,
         `timeout client ${h.timeouts.client}`,
         `timeout connect ${h.timeouts.connect}`,

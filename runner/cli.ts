@@ -15,6 +15,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { cancel, destroy, Event, up } from "./engine";
 import { StateFile } from "./state";
+import { terminateAll } from "./exec";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -80,8 +81,9 @@ async function main() {
   let interrupts = 0;
   process.on("SIGINT", () => {
     if (++interrupts > 1) process.exit(130);
-    console.error("interrupted: letting running steps finish (Ctrl-C again to exit at once)");
+    console.error("interrupted: stopping; run the same command again to finish (every step is safe to re-run)");
     cancel();
+    terminateAll();
   });
 
   try {

@@ -11,6 +11,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { HANDLERS } from "./handlers";
 import { ResourceState, StateFile } from "./state";
+import { describeChange, deserialize } from "./values";
 
 export interface Event {
   op: "create" | "update" | "same" | "delete";
@@ -216,38 +217,6 @@ async function resolveOutputs(exports: Record<string, unknown>): Promise<Record<
   return out;
 }
 
-/** Lines of text inputs (uploaded scripts) that a change removes and adds; secrets only by name. */
-export function describeChange(before: Record<string, unknown>, after: Record<string, unknown>): string {
-  const out: string[] = [];
-  const text = (v: unknown): string | undefined => {
-    if (typeof v === "string") return v;
-    if (v && typeof v === "object" && typeof (v as { text?: unknown }).text === "string")
-      return (v as { text: string }).text;
-    return undefined;
-  };
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    const a = before[key];
-    const b = after[key];
-    if (JSON.stringify(a) === JSON.stringify(b)) continue;
-    const isSecret = (v: unknown) => JSON.stringify(v ?? null).includes(SECRET_SIG);
-    if (isSecret(a) || isSecret(b)) {
-      out.push(`    ${key}: [secret] changed`);
-      continue;
-    }
-    const [ta, tb] = [text(a), text(b)];
-    if (ta === undefined || tb === undefined) {
-      out.push(`    ${key} changed`);
-      continue;
-    }
-    const [la, lb] = [ta.split("\n"), tb.split("\n")];
-    const removed = la.filter((l) => !lb.includes(l));
-    const added = lb.filter((l) => !la.includes(l));
-    if (removed.length + added.length === 0) continue;
-    out.push(`    ${key}:`, ...removed.map((l) => `      - ${l}`), ...added.map((l) => `      + ${l}`));
-  }
-  return out.length ? `${out.join("\n")}\n` : "";
-}
-
 /** Delete order: a resource goes before everything it depends on and before its parent. */
 export function deletionOrder(resources: ResourceState[]): ResourceState[] {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
@@ -283,22 +252,6 @@ async function deleteInOrder(resources: ResourceState[], state: StateFile, emit:
     state.remove(r.urn);
     if (r.custom) emit({ op: "delete", type: r.type, name: r.name, seconds: (Date.now() - started) / 1000 });
   }
-}
-
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-/** Undo the wire encoding of stored inputs (secrets) for a delete. */
-function deserialize(value: unknown): Record<string, unknown> {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-      const o = v as Record<string, unknown>;
-      if (Object.values(o).includes(SECRET_SIG) && "value" in o) return walk(o.value);
-      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
-    }
-    return v;
-  };
-  return walk(value) as Record<string, unknown>;
 }
 
 export async function destroy(state: StateFile, onEvent?: (e: Event) => void): Promise<Event[]> {

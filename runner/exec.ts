@@ -1,5 +1,12 @@
 /** Child processes for the direct runner: output streamed with a prefix, stdin piped. */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
+
+const running = new Set<ChildProcess>();
+
+/** Terminate every child process still running (Ctrl-C). */
+export function terminateAll(): void {
+  for (const child of running) child.kill("SIGTERM");
+}
 
 export interface RunResult {
   code: number;
@@ -14,6 +21,7 @@ export function run(
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    running.add(child);
     let stdout = "";
     let stderr = "";
     const echo = (chunk: Buffer) => {
@@ -31,7 +39,10 @@ export function run(
       echo(c);
     });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("close", (code) => {
+      running.delete(child);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
     child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });

@@ -14,6 +14,7 @@ import {
   removeStack,
   runner,
   RunResult,
+  editConfig,
   stateResources,
   switchover,
   TestStack,
@@ -112,6 +113,29 @@ describe.each([
     expect(r.code).toBe(0);
     expect(r.events.filter((e) => e.op !== "same")).toEqual([]);
     timings.noop_s = r.seconds;
+  });
+
+  it("previews a config change, then applies only the steps it affects", async () => {
+    editConfig(stack, "haproxy", { maxconn: 321 });
+    const preview = await runner(stack, "preview");
+    expect(preview.code).toBe(0);
+    const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
+    const router = stack.routers[0];
+    expect(planned.sort()).toEqual([
+      `update postgres-haproxy-${router}-configure-run`,
+      `update postgres-haproxy-${router}-configure-upload`,
+    ]);
+    expect(preview.output).toMatch(/-\s+maxconn 200\n.*\+\s+maxconn 321/s);
+    const r = await runner(stack, "up");
+    expect(
+      r.events
+        .filter((e) => e.op !== "same")
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual([`postgres-haproxy-${router}-configure-run`, `postgres-haproxy-${router}-configure-upload`]);
+    expect(r.output).toContain("saving server states and reloading HAProxy");
+    expect(onHost(stack, router, "grep -m1 maxconn /etc/haproxy/haproxy.cfg")).toBe("maxconn 321");
+    expectReadYourWrites(stack);
   });
 
   it("switches over to a replica (the timeline moves on) and HAProxy follows", async () => {

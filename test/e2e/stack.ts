@@ -13,7 +13,7 @@ const RUNNER = path.join(ROOT, "runner", "cli.ts");
 const TS_NODE = path.join(ROOT, "node_modules", ".bin", "ts-node");
 
 export interface EngineEvent {
-  op: "create" | "same" | "delete";
+  op: "create" | "update" | "same" | "delete";
   type: string;
   name: string;
 }
@@ -35,8 +35,10 @@ export interface TestStack {
   rwPort: number;
   roPort: number;
   pgPort: number;
-  /** How many hosts run Patroni (set by the test). */
+  /** How many hosts run Patroni. */
   hostsRunningPatroni: number;
+  /** Hosts running HAProxy. */
+  routers: string[];
 }
 
 /** Remove containers and networks an earlier, aborted run of the same topology left behind. */
@@ -71,7 +73,7 @@ export function makeStack(source: string, slot: number): TestStack {
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
   const haproxy = (cfg["patroni-stack:haproxy"] ?? {}) as { readWritePort?: number; readOnlyPort?: number };
   const pg = (cfg["patroni-stack:postgresql"] ?? {}) as { port?: number };
-  const roles = cfg["patroni-stack:roles"] as unknown as { patroni: string[] };
+  const roles = cfg["patroni-stack:roles"] as unknown as { patroni: string[]; haproxy: string[] };
   return {
     name,
     dir,
@@ -82,13 +84,14 @@ export function makeStack(source: string, slot: number): TestStack {
     roPort: (haproxy.readOnlyPort ?? 5001) + 20000 + slot * 100,
     pgPort: pg.port ?? 5432,
     hostsRunningPatroni: roles.patroni.length,
+    routers: roles.haproxy,
   };
 }
 
 /** Start the runner; `interrupt` sends a signal after the given seconds. */
 export function runner(
   stack: TestStack,
-  verb: "up" | "destroy",
+  verb: "up" | "preview" | "destroy",
   interrupt?: { signal: NodeJS.Signals; afterSeconds: number },
 ): Promise<RunResult> {
   const eventsFile = path.join(stack.dir, `events-${verb}-${Date.now()}.json`);
@@ -191,4 +194,13 @@ export function switchover(stack: TestStack, from: string, to: string): void {
     `auth=$(python3 -c 'import yaml; a=yaml.safe_load(open("/etc/patroni/patroni.yml"))["restapi"]["authentication"]; print(a["username"]+":"+a["password"])')
      printf 'user = "%s"\\n' "$auth" | curl -sf -m 60 -X POST --config - -d '{"leader":"${from}","candidate":"${to}"}' "http://$(hostname -i | awk '{print $1}'):8008/switchover"`,
   );
+}
+
+/** Change one `patroni-stack:<key>` object of the test stack's file (a day-2 edit). */
+export function editConfig(stack: TestStack, key: string, change: Record<string, unknown>): void {
+  const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
+  const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+  const full = `patroni-stack:${key}`;
+  doc.config[full] = { ...((doc.config[full] as Record<string, unknown> | undefined) ?? {}), ...change };
+  fs.writeFileSync(file, stringify(doc));
 }

@@ -1,4 +1,5 @@
-import { deletionOrder, describeChange } from "../../runner/engine";
+import { deletionOrder } from "../../runner/engine";
+import { describeChange } from "../../runner/values";
 import { ResourceState } from "../../runner/state";
 
 const res = (name: string, dependencies: string[] = [], parent = ""): ResourceState => ({
