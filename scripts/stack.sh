@@ -11,6 +11,12 @@ verb=${1:?usage: scripts/stack.sh up|down|preview|status [STACK]}
 stack=${2:-dev}
 [ -f "Pulumi.$stack.yaml" ] || { echo "no stack file Pulumi.$stack.yaml" >&2; exit 2; }
 
+# Local stacks need the base image of their Debian suite (built once, then cached).
+if grep -q '^  patroni-stack:local:' "Pulumi.$stack.yaml"; then
+  suite=$(sed -n 's/^ *suite: *\([a-z]*\).*/\1/p' "Pulumi.$stack.yaml" | head -n 1)
+  scripts/base-image.sh "${suite:-bookworm}" >/dev/null
+fi
+
 engine=${PATRONI_STACK_ENGINE:-}
 if [ -z "$engine" ]; then
   if scripts/toolchain.sh --check >/dev/null 2>&1; then engine=pulumi; else engine=direct; fi

@@ -72,6 +72,7 @@ function expectReadYourWrites(stack: TestStack) {
 describe.each([
   ["dev", 1],
   ["seed", 2],
+  ["trixie", 3],
 ])("the %s topology", (source, slot) => {
   let stack: TestStack;
   const timings: Record<string, number> = {};
@@ -103,7 +104,7 @@ describe.each([
     expect(
       psql(stack, stack.rwPort, "select rolcreaterole and rolcreatedb from pg_roles where rolname = 'admin'"),
     ).toBe("t");
-    const hba = onHost(stack, stack.leader, "cat /data/pg15/pg_hba.conf");
+    const hba = onHost(stack, stack.leader, `cat ${stack.dataDir}/pg_hba.conf`);
     expect(hba).not.toMatch(/\b(md5|trust)\b/);
     expect(onHost(stack, stack.leader, "stat -c '%a %U' /etc/patroni/patroni.yml")).toBe("600 postgres");
   });
@@ -188,13 +189,14 @@ describe.each([
     expect(stateResources(stack)).toBe(0);
   });
 
-  const interruptions: [NodeJS.Signals, number][] =
-    source === "dev"
-      ? [
-          ["SIGINT", 20],
-          ["SIGKILL", 30],
-        ]
-      : [["SIGKILL", 20]];
+  // Interrupted ups on the bookworm topologies; the trixie run covers the versions only.
+  const interruptions: [NodeJS.Signals, number][] = {
+    dev: [
+      ["SIGINT", 20],
+      ["SIGKILL", 30],
+    ] as [NodeJS.Signals, number][],
+    seed: [["SIGKILL", 20]] as [NodeJS.Signals, number][],
+  }[source] ?? [["SIGKILL", 25]];
   it.each(interruptions)("converges after an up interrupted by %s after %i s", async (signal, after) => {
     if (stateResources(stack) > 0) expect((await runner(stack, "destroy")).code).toBe(0);
     const cut = await runner(stack, "up", { signal, afterSeconds: after });

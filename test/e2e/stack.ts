@@ -35,6 +35,8 @@ export interface TestStack {
   rwPort: number;
   roPort: number;
   pgPort: number;
+  /** PostgreSQL's data directory (as the stack's defaults make it). */
+  dataDir: string;
   /** How many hosts run Patroni. */
   hostsRunningPatroni: number;
   /** Hosts running HAProxy. */
@@ -72,7 +74,10 @@ export function makeStack(source: string, slot: number): TestStack {
   };
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
   const haproxy = (cfg["patroni-stack:haproxy"] ?? {}) as { readWritePort?: number; readOnlyPort?: number };
-  const pg = (cfg["patroni-stack:postgresql"] ?? {}) as { port?: number };
+  const pg = (cfg["patroni-stack:postgresql"] ?? {}) as { port?: number; version?: number };
+  const local = cfg["patroni-stack:local"] as { suite?: string };
+  // The hosts' base image for this suite (quick when it exists already).
+  sh(path.join(ROOT, "scripts", "base-image.sh"), [local.suite ?? "bookworm"]);
   const roles = cfg["patroni-stack:roles"] as unknown as { patroni: string[]; haproxy: string[] };
   return {
     name,
@@ -80,6 +85,7 @@ export function makeStack(source: string, slot: number): TestStack {
     prefix: `patroni-stack-${name}`,
     hosts: hosts.map((h) => h.name),
     leader: roles.patroni[0],
+    dataDir: `/data/pg${pg.version ?? 15}`,
     rwPort: (haproxy.readWritePort ?? 5000) + 20000 + slot * 100,
     roPort: (haproxy.readOnlyPort ?? 5001) + 20000 + slot * 100,
     pgPort: pg.port ?? 5432,
