@@ -42,6 +42,13 @@ function clusterHealth(stack: TestStack) {
   };
 }
 
+/** A run that must succeed; on failure the message carries the end of its output. */
+function expectSucceeded(r: RunResult) {
+  if (r.code !== 0) {
+    throw new Error(`runner exited with ${r.code ?? r.signal}; its output ended with:\n${r.output.slice(-3000)}`);
+  }
+}
+
 async function expectHealthy(stack: TestStack) {
   const expected = {
     leaders: [stack.leader],
@@ -87,7 +94,7 @@ describe.each([
 
   it("comes up from nothing with one leader and streaming replicas", async () => {
     const r = await runner(stack, "up");
-    expect({ code: r.code, tail: r.output.slice(-1500) }).toMatchObject({ code: 0 });
+    expectSucceeded(r);
     timings.deploy_s = r.seconds;
     await expectHealthy(stack);
   });
@@ -98,6 +105,10 @@ describe.each([
 
   it("runs with the settings from the stack config", () => {
     expect(psql(stack, stack.rwPort, "show port")).toBe(String(stack.pgPort));
+    expect(psql(stack, stack.rwPort, "select current_setting('server_version_num')::int / 10000")).toBe(
+      String(stack.pgVersion),
+    );
+    expect(onHost(stack, stack.leader, ". /etc/os-release && echo $VERSION_CODENAME")).toBe(stack.suite);
     expect(psql(stack, stack.rwPort, "show max_wal_senders")).toBe("8");
     expect(psql(stack, stack.rwPort, "show password_encryption")).toBe("scram-sha-256");
     expect(psql(stack, stack.rwPort, "show data_checksums")).toBe("on");
@@ -111,7 +122,7 @@ describe.each([
 
   it("changes nothing on a second up", async () => {
     const r = await runner(stack, "up");
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.events.filter((e) => e.op !== "same")).toEqual([]);
     timings.noop_s = r.seconds;
   });
@@ -170,7 +181,7 @@ describe.each([
     const r = await runner(stack, "destroy");
     // The member declared as a replica was the primary: it hands the role back before it stops.
     expect(r.output).toMatch(/is the primary: switching over to/);
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     timings.destroy_s = r.seconds;
     const order = stopOrder(r);
     const at = (part: string) => order.findIndex((n) => n.includes(part));
@@ -202,7 +213,7 @@ describe.each([
     const cut = await runner(stack, "up", { signal, afterSeconds: after });
     expect(cut.code === 0 && cut.signal === null).toBe(false);
     const r = await runner(stack, "up");
-    expect({ code: r.code, tail: r.output.slice(-1500) }).toMatchObject({ code: 0 });
+    expectSucceeded(r);
     await expectHealthy(stack);
     expectReadYourWrites(stack);
     const d = await runner(stack, "destroy");

@@ -37,6 +37,9 @@ export interface TestStack {
   pgPort: number;
   /** PostgreSQL's data directory (as the stack's defaults make it). */
   dataDir: string;
+  /** PostgreSQL major version and the hosts' Debian suite, as the stack config asks. */
+  pgVersion: number;
+  suite: string;
   /** How many hosts run Patroni. */
   hostsRunningPatroni: number;
   /** Hosts running HAProxy. */
@@ -68,6 +71,7 @@ export function makeStack(source: string, slot: number): TestStack {
   const hosts = cfg["patroni-stack:hosts"] as unknown as { name: string; address: string }[];
   hosts.forEach((h, i) => (h.address = `${subnet}.${11 + i}`));
   cfg["patroni-stack:local"] = {
+    ...((cfg["patroni-stack:local"] ?? {}) as Record<string, unknown>),
     subnet: `${subnet}.0/24`,
     sshPortBase: 22200 + slot * 10,
     portOffset: 20000 + slot * 100,
@@ -89,6 +93,8 @@ export function makeStack(source: string, slot: number): TestStack {
     rwPort: (haproxy.readWritePort ?? 5000) + 20000 + slot * 100,
     roPort: (haproxy.readOnlyPort ?? 5001) + 20000 + slot * 100,
     pgPort: pg.port ?? 5432,
+    pgVersion: pg.version ?? 15,
+    suite: local.suite ?? "bookworm",
     hostsRunningPatroni: roles.patroni.length,
     routers: roles.haproxy,
   };
