@@ -10,6 +10,7 @@ import { renderScript } from "../configs/scripts";
 import { Connection } from "./connection";
 import { EtcdNode } from "./EtcdNode";
 import { HaproxyRouter } from "./HaproxyRouter";
+import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
 import { PatroniNode } from "./PatroniNode";
 import { RemoteScript } from "./RemoteScript";
 
@@ -78,6 +79,13 @@ export class PatroniCluster extends pulumi.ComponentResource {
       );
     const leader = patroniNode(plan.patroni.leader, etcdNodes);
     const replicas = plan.patroni.replicas.map((m) => patroniNode(m, [leader]));
+
+    // Day-2 parameter and DCS changes, once every member is up.
+    new PatroniDynamicConfig(
+      `${name}-dcs`,
+      { plan, connection: connection(plan.patroni.leader.host.name), members: [leader, ...replicas] },
+      { parent: this },
+    );
 
     const users = s.postgresql.users.map((u) => ({ user: u, password: password(`user-${u.name}`) }));
     new RemoteScript(

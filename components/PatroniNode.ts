@@ -4,12 +4,14 @@
  * answers 200, a replica until `/replica` answers 200 and it streams.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import {
   PATRONI_CONFIG_PATH,
   PatroniSecrets,
   PG_BIN_LINK,
   PGPASS_PATH,
+  renderPatroniBootstrap,
   renderPatroniConfig,
   SOCKET_DIR,
 } from "../configs/patroni";
@@ -54,17 +56,26 @@ export class PatroniNode extends pulumi.ComponentResource {
         CONFIG_DIR: PATRONI_CONFIG_PATH.replace(/\/[^/]+$/, ""),
       }),
     });
+    // Patroni reads the bootstrap section only when it initializes the cluster, so later edits
+    // must not re-run anything here: they reach the running cluster through PatroniDynamicConfig.
+    const bootstrapPath = `${host.stageDir}/patroni-bootstrap.yml`;
+    const bootstrap = new command.remote.CopyToRemote(
+      `${name}-bootstrap-upload`,
+      { connection, remotePath: bootstrapPath, source: new pulumi.asset.StringAsset(renderPatroniBootstrap(plan)) },
+      { parent: this, ignoreChanges: ["source"] },
+    );
     const configure = steps(
       "configure",
       {
         file: "patroni-configure.sh",
         script: renderScript("patroni-configure", {
           CONFIG_PATH: PATRONI_CONFIG_PATH,
+          BOOTSTRAP_PATH: bootstrapPath,
           UNIT: renderPatroniUnit(PATRONI_CONFIG_PATH),
         }),
         stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan, s))),
       },
-      [install],
+      [install, bootstrap],
     );
     const start = steps(
       "start",

@@ -87,8 +87,13 @@ export const settingsSchema = z.strictObject({
       /** Defaults to /data/pg<version> (the seed's layout). Only its parent is created. */
       dataDir: absPath.optional(),
       packages: z.strictObject({ debian: pkgList.optional(), rhel: pkgList.optional() }).prefault({}),
-      /** Written to bootstrap.dcs and, later, applied with Patroni's dynamic configuration. */
+      /** Written to bootstrap.dcs, and applied to a running cluster through `PATCH /config`. */
       parameters: z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/), paramValue).default({}),
+      /**
+       * After a change that needs a restart: `rolling` restarts the pending members one at a time
+       * (replicas first, then the leader); `manual` only reports them.
+       */
+      restartPolicy: z.enum(["rolling", "manual"]).default("rolling"),
       /** Extra pg_hba lines, after the ones the stack needs for replication and rewind. */
       pgHba: z.array(z.string().min(1)).default(["host all all 0.0.0.0/0 scram-sha-256"]),
       initdb: z

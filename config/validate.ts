@@ -147,7 +147,36 @@ const localHosts: Rule = (s) => {
   return problems;
 };
 
-const rules: Rule[] = [uniqueHosts, knownRoleHosts, etcdQuorum, dcsTiming, portClashes, sshCredentials, localHosts];
+/** Parameters the stack or Patroni sets per member: the dynamic configuration cannot carry them. */
+const MANAGED_PARAMETERS: Record<string, string> = {
+  port: "set postgresql.port instead",
+  listen_addresses: "Patroni listens on each member's address and 127.0.0.1; remove it",
+  unix_socket_directories: "patroni-stack uses /var/run/postgresql; remove it",
+  data_directory: "set postgresql.dataDir instead",
+  hba_file: "add rules with postgresql.pgHba instead",
+  ident_file: "remove it (Patroni manages pg_ident.conf)",
+  config_file: "remove it (Patroni writes postgresql.conf)",
+  hot_standby: "Patroni requires it on; remove it",
+};
+
+const managedParameters: Rule = (s) =>
+  Object.keys(s.postgresql.parameters)
+    .filter((p) => p in MANAGED_PARAMETERS)
+    .map((p) => ({
+      key: `patroni-stack:postgresql.parameters.${p}`,
+      message: `is managed per member, not through the dynamic configuration: ${MANAGED_PARAMETERS[p]}`,
+    }));
+
+const rules: Rule[] = [
+  uniqueHosts,
+  knownRoleHosts,
+  etcdQuorum,
+  dcsTiming,
+  portClashes,
+  sshCredentials,
+  localHosts,
+  managedParameters,
+];
 
 export function validateSettings(settings: Settings, creds: Credentials): Problem[] {
   return rules.flatMap((rule) => rule(settings, creds));

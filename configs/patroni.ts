@@ -1,4 +1,9 @@
-/** patroni.yml for one member. It carries passwords: render it only inside a secret Output. */
+/**
+ * patroni.yml for one member, in two parts the configure step joins on the host: the member's own
+ * settings (they carry passwords: render them only inside a secret Output) and the `bootstrap`
+ * section, which Patroni reads once, when it initializes the cluster. Later changes to the
+ * dynamic configuration go through `PATCH /config` instead (see ./dcs.ts).
+ */
 import { stringify } from "yaml";
 import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import { renderDynamicConfig } from "./dcs";
@@ -37,7 +42,6 @@ export function renderPgHba(plan: ClusterPlan): string[] {
 export function renderPatroniConfig(member: PatroniMemberSpec, plan: ClusterPlan, secrets: PatroniSecrets): string {
   const s = plan.settings;
   const address = member.host.address;
-  const initdb = [...s.postgresql.initdb, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }];
   const config = {
     scope: s.cluster.scope,
     namespace: s.cluster.namespace,
@@ -48,7 +52,6 @@ export function renderPatroniConfig(member: PatroniMemberSpec, plan: ClusterPlan
       authentication: { username: RESTAPI_USER, password: secrets.restApi },
     },
     etcd3: { hosts: plan.etcd.clientEndpoints },
-    bootstrap: { dcs: renderDynamicConfig(s), initdb },
     postgresql: {
       listen: `${address},127.0.0.1:${s.postgresql.port}`,
       connect_address: `${address}:${s.postgresql.port}`,
@@ -66,4 +69,11 @@ export function renderPatroniConfig(member: PatroniMemberSpec, plan: ClusterPlan
     tags: member.host.tags,
   };
   return `# Patroni member ${member.name}: managed by patroni-stack, changes are overwritten\n${stringify(config)}`;
+}
+
+/** The `bootstrap` section of patroni.yml (no secret in it), appended by the configure step. */
+export function renderPatroniBootstrap(plan: ClusterPlan): string {
+  const s = plan.settings;
+  const initdb = [...s.postgresql.initdb, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }];
+  return stringify({ bootstrap: { dcs: renderDynamicConfig(s), initdb } });
 }

@@ -25,6 +25,8 @@ interface Captured {
   parent: string;
   dependencies: string[];
   raw: Record<string, unknown>;
+  /** Inputs whose changes are ignored once the resource exists (`ignoreChanges`). */
+  ignoreChanges: string[];
 }
 
 interface RegisterRequest {
@@ -33,6 +35,7 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 interface MonitorLike {
@@ -116,6 +119,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
       parent: req.getParent(),
       dependencies: req.getDependenciesList(),
       raw: req.getObject()?.toJavaScript() ?? {},
+      ignoreChanges: req.getIgnorechangesList(),
     });
     return original(req, cb);
   };
@@ -123,8 +127,18 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   async function apply(type: string, name: string, inputs: Record<string, unknown>, custom: boolean, info: Captured) {
     const urn = info.urn;
     seen.add(urn);
-    const digest = digestOf(info.raw);
     const previous = state.get(urn);
+    const onFreshHost = info.dependencies.some((d) => freshHosts.has(d));
+    if (previous && !onFreshHost) {
+      // As Pulumi does: an existing resource keeps its recorded value of an ignored input.
+      for (const key of info.ignoreChanges) {
+        if (key in previous.inputs) {
+          info.raw[key] = previous.inputs[key];
+          inputs[key] = deserialize({ [key]: previous.inputs[key] })[key];
+        }
+      }
+    }
+    const digest = digestOf(info.raw);
     const record = (outputs: Record<string, unknown>) =>
       state.put({
         urn,
@@ -145,7 +159,6 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     if (!handler) throw new Error(`the direct runner cannot create ${type} (${name})`);
     if (cancelled) throw new Error("interrupted: run `up` again to continue");
     const started = Date.now();
-    const onFreshHost = info.dependencies.some((d) => freshHosts.has(d));
     const unchanged =
       previous?.digest === digest &&
       !onFreshHost &&

@@ -19,6 +19,8 @@ apt_packages=()
 need() { command -v "$1" >/dev/null 2>&1 || apt_packages+=("$2"); }
 need shellcheck shellcheck
 need curl curl
+# The remote scripts' Python snippets (run by the unit tests here) use the system python3's yaml.
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || apt_packages+=(python3-yaml)
 if [ "$level" != unit ]; then
   need psql postgresql-client
   need ssh openssh-client

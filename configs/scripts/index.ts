@@ -16,6 +16,7 @@ export type ScriptName =
   | "patroni-configure"
   | "patroni-start"
   | "patroni-stop"
+  | "patroni-dcs"
   | "postgres-roles"
   | "haproxy-install"
   | "haproxy-configure"

@@ -119,3 +119,14 @@ http_status() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" || true; }
 
 # Exit status 0 when URL answers 200.
 http_ok() { [ "$(http_status "$1")" = 200 ]; }
+
+# restapi_auth PATRONI_YML: the REST API's basic-auth credentials as a curl config line, read
+# from patroni.yml, for `curl --config` (never argv). Prints nothing when auth is off.
+restapi_auth() {
+  python3 - "$1" <<'PY'
+import sys, yaml
+auth = (yaml.safe_load(open(sys.argv[1])).get("restapi") or {}).get("authentication") or {}
+if auth:
+    print('user = "%s:%s"' % (auth["username"], auth["password"]))
+PY
+}

@@ -1,10 +1,13 @@
-# Install patroni.yml (read from stdin: it holds passwords) and the systemd unit.
-# Variables: CONFIG_PATH UNIT
+# Install patroni.yml and the systemd unit. patroni.yml is the member's settings (read from
+# stdin: they hold passwords) followed by the bootstrap section uploaded to BOOTSTRAP_PATH.
+# Variables: CONFIG_PATH BOOTSTRAP_PATH UNIT
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 umask 077
 cat >"$tmp"
 [ -s "$tmp" ] || die "no patroni.yml on stdin"
+[ -s "$BOOTSTRAP_PATH" ] || die "$BOOTSTRAP_PATH is missing: run up again"
+cat "$BOOTSTRAP_PATH" >>"$tmp"
 umask 022
 install_file "$tmp" "$CONFIG_PATH" 0600 postgres:postgres
 config_changed=$CHANGED

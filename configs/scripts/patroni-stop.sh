@@ -4,20 +4,10 @@
 # stopping it does not cause a failover.
 # Variables: MEMBER ROLE REST_URL LEADER LEADER_REST_URL CONFIG_PATH DATA_DIR PURGE
 
-# The REST API's basic-auth credentials as a curl config line, read from patroni.yml (never argv).
-restapi_auth() {
-  python3 - "$CONFIG_PATH" <<'PY'
-import sys, yaml
-auth = (yaml.safe_load(open(sys.argv[1])).get("restapi") or {}).get("authentication") or {}
-if auth:
-    print('user = "%s:%s"' % (auth["username"], auth["password"]))
-PY
-}
-
 if [ "$ROLE" = replica ] && systemctl is-active --quiet patroni && http_ok "$REST_URL/primary"; then
   if http_ok "$LEADER_REST_URL/replica"; then
     log "$MEMBER is the primary: switching over to $LEADER before stopping"
-    { restapi_auth; printf 'data = "{\\"leader\\": \\"%s\\", \\"candidate\\": \\"%s\\"}"\n' "$MEMBER" "$LEADER"; } |
+    { restapi_auth "$CONFIG_PATH"; printf 'data = "{\\"leader\\": \\"%s\\", \\"candidate\\": \\"%s\\"}"\n' "$MEMBER" "$LEADER"; } |
       curl -s -m 60 -o /dev/null -w '%{http_code}\n' -X POST --config - "$REST_URL/switchover" || true
     primary_elsewhere() { ! http_ok "$REST_URL/primary" && http_ok "$LEADER_REST_URL/primary"; }
     wait_until 90 "$LEADER to take over as primary" primary_elsewhere

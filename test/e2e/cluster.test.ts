@@ -15,6 +15,7 @@ import {
   runner,
   RunResult,
   editConfig,
+  readConfig,
   stateResources,
   switchover,
   TestStack,
@@ -148,6 +149,60 @@ describe.each([
     expect(r.output).toContain("saving server states and reloading HAProxy");
     expect(onHost(stack, router, "grep -m1 maxconn /etc/haproxy/haproxy.cfg")).toBe("maxconn 321");
     expectReadYourWrites(stack);
+  });
+
+  it("applies a parameter change through PATCH /config: preview, rolling restart, no failover", async () => {
+    const parameters = (readConfig(stack, "postgresql").parameters ?? {}) as Record<string, unknown>;
+    editConfig(stack, "postgresql", { parameters: { ...parameters, work_mem: "12MB", max_connections: 150 } });
+    const preview = await runner(stack, "preview");
+    expectSucceeded(preview);
+    const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
+    expect(planned.sort()).toEqual(["update postgres-dcs-apply-run", "update postgres-dcs-apply-upload"]);
+    expect(preview.output).toMatch(/\+\s+max_connections: 150 # needs a restart/);
+    expect(preview.output).toMatch(/\+\s+work_mem: 12MB\n/);
+
+    const r = await runner(stack, "up");
+    expectSucceeded(r);
+    expect(
+      r.events
+        .filter((e) => e.op !== "same")
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(["postgres-dcs-apply-run", "postgres-dcs-apply-upload"]);
+    // Every member restarted once, the leader last; it stayed the leader on the same timeline.
+    const restarts = [...r.output.matchAll(/restarting PostgreSQL on (\S+) \((\w+)\)/g)].map((m) => m[1]);
+    const members = patronictlList(stack, stack.leader);
+    expect([...restarts].sort()).toEqual(members.map((m) => m.Member).sort());
+    expect(restarts[restarts.length - 1]).toBe(stack.leader);
+    expect(members.filter((m) => m.Role === "Leader").map((m) => [m.Member, m.TL])).toEqual([[stack.leader, 1]]);
+    for (const member of members.map((m) => m.Member)) {
+      const show = onHost(
+        stack,
+        member,
+        `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
+          `"select current_setting('max_connections') || ' ' || current_setting('work_mem') || ' ' || ` +
+          `(select count(*) from pg_settings where pending_restart)"`,
+      );
+      expect({ member, show }).toEqual({ member, show: "150 12MB 0" });
+    }
+    expectReadYourWrites(stack);
+    timings.parameter_change_s = r.seconds;
+
+    // Dropping them again resets them; a lower max_connections takes a second turn on replicas.
+    editConfig(stack, "postgresql", { parameters });
+    const back = await runner(stack, "up");
+    expectSucceeded(back);
+    expect(back.output).toMatch(/change: max_connections: 150 -> \(reset\)/);
+    for (const member of members.map((m) => m.Member)) {
+      const show = onHost(
+        stack,
+        member,
+        `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
+          `"select current_setting('max_connections') || ' ' || current_setting('work_mem')"`,
+      );
+      expect({ member, show }).toEqual({ member, show: "100 4MB" });
+    }
+    timings.parameter_reset_s = back.seconds;
   });
 
   it("switches over to a replica (the timeline moves on) and HAProxy follows", async () => {

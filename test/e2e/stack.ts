@@ -209,6 +209,13 @@ export function switchover(stack: TestStack, from: string, to: string): void {
 }
 
 /** Change one `patroni-stack:<key>` object of the test stack's file (a day-2 edit). */
+/** One key of the test stack's config, as its file holds it now. */
+export function readConfig(stack: TestStack, key: string): Record<string, unknown> {
+  const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
+  const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+  return (doc.config[`patroni-stack:${key}`] as Record<string, unknown> | undefined) ?? {};
+}
+
 export function editConfig(stack: TestStack, key: string, change: Record<string, unknown>): void {
   const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
   const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };

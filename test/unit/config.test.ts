@@ -81,6 +81,16 @@ describe("validation: each bad input names its key and the fix", () => {
     ["a bad host name", (s) => (s.hosts[0].name = "PG_1"), /hosts\[0\]\.name: must be 2-63 chars/],
     ["a bad address", (s) => (s.hosts[0].address = "10.0.0.300"), /hosts\[0\]\.address: must be an IPv4 address/],
     [
+      "a parameter managed per member",
+      (s) => (s.postgresql = { parameters: { port: 5433 } }),
+      /postgresql\.parameters\.port: is managed per member, not through the dynamic configuration: set postgresql\.port instead/,
+    ],
+    [
+      "an unknown restart policy",
+      (s) => (s.postgresql = { restartPolicy: "later" as never }),
+      /postgresql\.restartPolicy: .*"rolling"/,
+    ],
+    [
       "a local host outside the subnet",
       (s) => (s.local = { subnet: "10.9.9.0/24" }),
       /hosts\[0\]\.address: 10\.0\.0\.11 is not a usable address in local\.subnet/,

@@ -50,6 +50,35 @@ describe("start order", () => {
   it("creates the extra roles once the leader is primary", () => {
     expect(dependsOn("postgres-roles", "postgres-patroni-pg1-start")).toBe(true);
   });
+
+  it.each(["pg1", "pg2", "pg3"])("applies the dynamic configuration once member %s is up", (m) => {
+    expect(dependsOn("postgres-dcs-apply", `postgres-patroni-${m}-start`)).toBe(true);
+  });
+});
+
+describe("day-2 changes", () => {
+  const upload = (name: string) => {
+    const found = registered.find((r) => r.name === name);
+    if (!found) throw new Error(`no resource ${name}`);
+    return found;
+  };
+
+  it("never re-uploads the bootstrap section of a member that exists (Patroni reads it once)", () => {
+    for (const m of ["pg1", "pg2", "pg3"]) {
+      expect(upload(`postgres-patroni-${m}-bootstrap-upload`).ignoreChanges).toEqual(["source"]);
+      expect(dependsOn(`postgres-patroni-${m}-configure`, `postgres-patroni-${m}-install`)).toBe(true);
+      expect(run(`postgres-patroni-${m}-configure`).dependencies).toContain(
+        upload(`postgres-patroni-${m}-bootstrap-upload`).urn,
+      );
+    }
+  });
+
+  it("runs the PATCH /config step on the bootstrap leader's host, with the parameters in its script", () => {
+    const script = JSON.stringify(upload("postgres-dcs-apply-upload").inputs);
+    expect(script).toMatch(/max_wal_senders: 8 # needs a restart/);
+    expect(String(run("postgres-dcs-apply").inputs.create)).toMatch(/patroni-dcs\.sh/);
+    expect(JSON.stringify(run("postgres-dcs-apply").inputs.connection)).toMatch(/10\.0\.0\.11/);
+  });
 });
 
 describe("destroy order (the reverse of the dependencies)", () => {

@@ -12,6 +12,7 @@ export interface Registered {
   dependencies: string[];
   inputs: Record<string, unknown>;
   secretInputs: string[];
+  ignoreChanges: string[];
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -42,6 +43,7 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 
@@ -78,6 +80,7 @@ export async function installMocks(): Promise<Registered[]> {
           parent: req.getParent(),
           dependencies: req.getDependenciesList(),
           inputs: object,
+          ignoreChanges: req.getIgnorechangesList(),
           secretInputs,
         });
       }

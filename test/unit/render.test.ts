@@ -4,7 +4,7 @@ import { resolveSettings } from "../../config";
 import { planCluster } from "../../plan";
 import { renderEtcdConfig } from "../../configs/etcd";
 import { renderHaproxyConfig } from "../../configs/haproxy";
-import { renderPatroniConfig } from "../../configs/patroni";
+import { renderPatroniBootstrap, renderPatroniConfig } from "../../configs/patroni";
 import { renderEtcdUnit, renderPatroniUnit } from "../../configs/systemd";
 import { renderScript, ScriptName } from "../../configs/scripts";
 import { stackFileSettings, withKey } from "../fixtures/settings";
@@ -13,7 +13,8 @@ const lab = planCluster(resolveSettings(stackFileSettings("lab"), withKey));
 const secrets = { superuser: "S3cret-su", replication: "S3cret-repl", rewind: "S3cret-rw", restApi: "S3cret-api" };
 
 describe("patroni.yml for the field guide's lab", () => {
-  const pgsvr1 = parse(renderPatroniConfig(lab.patroni.leader, lab, secrets));
+  // As the configure step writes it: the member's settings, then the bootstrap section.
+  const pgsvr1 = parse(renderPatroniConfig(lab.patroni.leader, lab, secrets) + renderPatroniBootstrap(lab));
 
   it("carries the seed's identity and addresses", () => {
     expect(pgsvr1).toMatchObject({

@@ -1,0 +1,159 @@
+# Bring the running cluster's dynamic configuration to DESIRED with one PATCH /config (only the
+# keys that differ; parameters patroni-stack set before and that are no longer desired are reset
+# to null), then handle members waiting for a restart as RESTART_POLICY says.
+# Variables: DESIRED MEMBERS CONFIG_PATH RESTART_POLICY STATE_FILE LOOP_WAIT TIMEOUT
+# MEMBERS: "name=rest-url" items.
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+chmod 0700 "$work"
+restapi_auth "$CONFIG_PATH" >"$work/auth"
+printf '%s\n' "$DESIRED" >"$work/desired.yml"
+
+member_url() {
+  local m
+  for m in "${MEMBERS[@]}"; do
+    if [ "${m%%=*}" = "$1" ]; then
+      echo "${m#*=}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# The first member whose REST API answers.
+api=""
+for attempt in $(seq 1 "$TIMEOUT"); do
+  for m in "${MEMBERS[@]}"; do
+    if curl -sf -m 3 -o "$work/current.json" "${m#*=}/config"; then
+      api=${m#*=}
+      break 2
+    fi
+  done
+  [ "$attempt" -lt "$TIMEOUT" ] && sleep 1
+done
+[ -n "$api" ] || die "no Patroni REST API answered: ${MEMBERS[*]}"
+
+# The patch, and one line per change for the log (the dynamic configuration holds no secret).
+python3 - "$work/desired.yml" "$work/current.json" "$STATE_FILE" "$work/patch.json" <<'PY'
+import json, sys, yaml
+
+desired = yaml.safe_load(open(sys.argv[1]))
+current = json.load(open(sys.argv[2]))
+try:
+    managed = set(json.load(open(sys.argv[3])))
+except (OSError, ValueError):
+    managed = set()
+
+def same(a, b):
+    """PostgreSQL's spelling of a value: true/on, 100/"100" are the same setting."""
+    def norm(v):
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return str(v).strip().lower()
+    return norm(a) == norm(b)
+
+patch, changes = {}, []
+for key, value in desired.items():
+    if key != "postgresql" and current.get(key) != value:
+        patch[key] = value
+        changes.append("%s: %s -> %s" % (key, current.get(key), value))
+want_pg, have_pg = desired.get("postgresql") or {}, current.get("postgresql") or {}
+pg = {}
+for key, value in want_pg.items():
+    if key != "parameters" and have_pg.get(key) != value:
+        pg[key] = value
+        changes.append("postgresql.%s: %s -> %s" % (key, have_pg.get(key), value))
+want = want_pg.get("parameters") or {}
+have = {k.lower(): v for k, v in (have_pg.get("parameters") or {}).items()}
+params = {}
+for key, value in want.items():
+    if key.lower() not in have or not same(have[key.lower()], value):
+        params[key] = value
+        changes.append("%s: %s -> %s" % (key, have.get(key.lower(), "(unset)"), value))
+for key in sorted(managed - set(want)):
+    if key.lower() in have:
+        params[key] = None
+        changes.append("%s: %s -> (reset)" % (key, have[key.lower()]))
+if params:
+    pg["parameters"] = params
+if pg:
+    patch["postgresql"] = pg
+json.dump(patch, open(sys.argv[4], "w"), sort_keys=True)
+for line in changes:
+    print("[patroni-stack] change: " + line)
+PY
+
+if [ "$(cat "$work/patch.json")" = "{}" ]; then
+  log "the dynamic configuration is up to date"
+else
+  code=$(curl -s -m 30 -o "$work/response" -w '%{http_code}' -X PATCH --config "$work/auth" \
+    -H 'Content-Type: application/json' --data-binary "@$work/patch.json" "$api/config" || true)
+  [ "$code" = 200 ] || die "PATCH $api/config answered $code: $(head -c 300 "$work/response")"
+  log "dynamic configuration patched through $api"
+  # Members pick the change up on their next HA loop.
+  sleep $((LOOP_WAIT + 2))
+fi
+# What patroni-stack manages from now on (resets of dropped parameters rely on it).
+mkdir -p "$(dirname "$STATE_FILE")"
+python3 -c 'import json, sys, yaml; print(json.dumps(sorted((yaml.safe_load(open(sys.argv[1])).get("postgresql") or {}).get("parameters") or {})))' \
+  "$work/desired.yml" >"$STATE_FILE"
+
+# Members waiting for a restart, as "role name" lines.
+pending() {
+  curl -sf -m 5 "$api/cluster" | python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("members", []):
+    if m.get("pending_restart"):
+        print(m.get("role", "replica"), m["name"])'
+}
+
+restart_member() {
+  local role=$1 name=$2 url code
+  url=$(member_url "$name") || die "member $name is not part of this stack"
+  log "restarting PostgreSQL on $name ($role)"
+  code=$(curl -s -m 120 -o "$work/response" -w '%{http_code}' -X POST --config "$work/auth" \
+    -H 'Content-Type: application/json' --data '{"restart_pending": true}' "$url/restart" || true)
+  [ "$code" = 200 ] || die "restart of $name answered $code: $(head -c 300 "$work/response")"
+  if [ "$role" = leader ] || [ "$role" = master ] || [ "$role" = primary ]; then
+    wait_until "$TIMEOUT" "$name to serve as primary again" http_ok "$url/primary"
+  else
+    wait_until "$TIMEOUT" "$name to serve as replica again" http_ok "$url/replica"
+  fi
+}
+
+waiting=$(pending || true)
+if [ -z "$waiting" ]; then
+  log "no member waits for a restart"
+elif [ "$RESTART_POLICY" != rolling ]; then
+  log "waiting for a restart (restartPolicy manual): $(echo "$waiting" | awk '{print $2}' | xargs)"
+else
+  # Replicas first, then the leader. A leader that lowered a setting can leave the replicas
+  # pending again (they keep the primary's old value until then), so they get a second turn.
+  for round in 1 2; do
+    waiting=$(pending || true)
+    [ -n "$waiting" ] || break
+    leader_restarted=0
+    while read -r role name; do
+      case "$role" in leader | master | primary | standby_leader) ;; *) restart_member "$role" "$name" ;; esac
+    done <<<"$waiting"
+    while read -r role name; do
+      case "$role" in leader | master | primary | standby_leader)
+        restart_member "$role" "$name"
+        leader_restarted=1
+        ;;
+      esac
+    done <<<"$waiting"
+    if [ "$round" -eq 2 ] || [ "$leader_restarted" -eq 0 ]; then break; fi
+    sleep $((LOOP_WAIT + 2))
+  done
+  # A member republishes its state once per loop: give the flags time to clear.
+  left=$(pending || true)
+  for _ in $(seq 1 $((2 * LOOP_WAIT + 5))); do
+    [ -n "$left" ] || break
+    sleep 1
+    left=$(pending || true)
+  done
+  [ -z "$left" ] || die "still waiting for a restart after a rolling restart: $(echo "$left" | awk '{print $2}' | xargs)"
+  log "rolling restart done"
+fi

@@ -1,0 +1,175 @@
+/**
+ * Day-2 changes: the rendered dynamic configuration (what `preview` shows) and the apply step,
+ * run for real in bash against a stand-in for the members' REST APIs on loopback.
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+import { RawSettings, resolveSettings } from "../../config";
+import { renderDynamicConfig, renderDynamicConfigFile } from "../../configs/dcs";
+import { renderScript } from "../../configs/scripts";
+import { threeNodeSettings, withKey } from "../fixtures/settings";
+
+const settingsWith = (postgresql: RawSettings["postgresql"]) => {
+  const raw = threeNodeSettings();
+  raw.postgresql = postgresql;
+  return resolveSettings(raw, withKey);
+};
+
+describe("the dynamic configuration file", () => {
+  const s = settingsWith({ parameters: { work_mem: "8MB", max_connections: 200 } });
+  const text = renderDynamicConfigFile(s);
+
+  it("holds the same values as bootstrap.dcs", () => {
+    expect(parse(text)).toEqual(renderDynamicConfig(s));
+  });
+
+  it("marks each parameter that needs a restart, and only those", () => {
+    expect(text).toMatch(/^ {4}max_connections: 200 # needs a restart$/m);
+    expect(text).toMatch(/^ {4}max_wal_senders: 8 # needs a restart$/m);
+    expect(text).toMatch(/^ {4}work_mem: 8MB$/m);
+  });
+
+  it("names what the restart policy will do", () => {
+    expect(text).toMatch(/^# Restart policy rolling: .* replicas first, then the leader/m);
+    expect(renderDynamicConfigFile(settingsWith({ restartPolicy: "manual" }))).toMatch(
+      /^# Restart policy manual: members pending a restart are reported, not restarted/m,
+    );
+  });
+});
+
+describe("the apply step (PATCH /config, then restarts)", () => {
+  let dir: string;
+  let server: ChildProcess;
+  let port: number;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-dcs-"));
+    fs.writeFileSync(
+      path.join(dir, "patroni.yml"),
+      "restapi:\n  authentication:\n    username: patroni\n    password: api-secret\n",
+    );
+    fs.writeFileSync(path.join(dir, "state.json"), "{}");
+    server = spawn("/usr/bin/python3", [
+      path.join(__dirname, "..", "fixtures", "fake-patroni.py"),
+      path.join(dir, "state.json"),
+      path.join(dir, "requests.log"),
+    ]);
+    port = await new Promise<number>((resolve, reject) => {
+      server.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+      server.once("error", reject);
+    });
+  });
+  afterAll(() => {
+    server.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Give the stand-in a running cluster whose configuration is `config`. */
+  function cluster(config: unknown) {
+    const members = [
+      { name: "pg1", role: "leader" },
+      { name: "pg2", role: "replica" },
+      { name: "pg3", role: "replica" },
+    ];
+    fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify({ config, members }));
+    fs.rmSync(path.join(dir, "requests.log"), { force: true });
+  }
+
+  function apply(postgresql: RawSettings["postgresql"]) {
+    const s = settingsWith(postgresql);
+    const script = renderScript("patroni-dcs", {
+      DESIRED: renderDynamicConfigFile(s),
+      MEMBERS: ["pg1", "pg2", "pg3"].map((m) => `${m}=http://127.0.0.1:${port}/${m}`),
+      CONFIG_PATH: path.join(dir, "patroni.yml"),
+      RESTART_POLICY: s.postgresql.restartPolicy,
+      STATE_FILE: path.join(dir, "managed.json"),
+      LOOP_WAIT: 0,
+      TIMEOUT: 10,
+    });
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    const log = path.join(dir, "requests.log");
+    const requests = fs.existsSync(log)
+      ? fs
+          .readFileSync(log, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { method: string; member: string; body?: unknown; auth: boolean })
+      : [];
+    return { status: r.status, output: r.stdout + r.stderr, requests };
+  }
+
+  const current = (parameters: Record<string, unknown>) => ({
+    ...renderDynamicConfig(settingsWith({})),
+    postgresql: { use_pg_rewind: true, use_slots: true, parameters },
+  });
+  const defaults = { max_wal_size: "1GB", max_wal_senders: 8, password_encryption: "scram-sha-256" };
+
+  it("changes nothing when the cluster already has the configuration", () => {
+    // Patroni keeps its own defaults beside ours (and spells numbers as it likes).
+    cluster(current({ ...defaults, max_wal_senders: "8", wal_level: "replica" }));
+    const r = apply({});
+    expect(r.status).toBe(0);
+    expect(r.output).toMatch(/the dynamic configuration is up to date/);
+    expect(r.requests).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "managed.json"), "utf8"))).toEqual(Object.keys(defaults).sort());
+  });
+
+  it("patches only what differs, then restarts replicas first and the leader last", () => {
+    cluster(current({ ...defaults, wal_level: "replica" }));
+    const r = apply({ parameters: { work_mem: "8MB", max_connections: 200 } });
+    expect(r.status).toBe(0);
+    expect(r.output).toMatch(/change: max_connections: \(unset\) -> 200/);
+    expect(r.output).toMatch(/change: work_mem: \(unset\) -> 8MB/);
+    expect(r.requests[0]).toEqual({
+      method: "PATCH",
+      member: "pg1",
+      path: "config",
+      auth: true,
+      body: { postgresql: { parameters: { max_connections: 200, work_mem: "8MB" } } },
+    });
+    expect(r.requests.slice(1).map((q) => `${q.method} ${q.member}`)).toEqual(["POST pg2", "POST pg3", "POST pg1"]);
+    expect(r.output).toMatch(/rolling restart done/);
+    expect(r.output).not.toContain("api-secret");
+  });
+
+  it("resets a parameter it set before once the config drops it, and leaves others' alone", () => {
+    fs.writeFileSync(path.join(dir, "managed.json"), JSON.stringify([...Object.keys(defaults), "work_mem"]));
+    cluster(current({ ...defaults, work_mem: "8MB", wal_level: "replica" }));
+    const r = apply({});
+    expect(r.status).toBe(0);
+    expect(r.requests).toEqual([
+      expect.objectContaining({ method: "PATCH", body: { postgresql: { parameters: { work_mem: null } } } }),
+    ]);
+    expect(r.output).toMatch(/change: work_mem: 8MB -> \(reset\)/);
+  });
+
+  it("only reports members pending a restart when the policy is manual", () => {
+    cluster(current(defaults));
+    const r = apply({ parameters: { shared_buffers: "256MB" }, restartPolicy: "manual" });
+    expect(r.status).toBe(0);
+    expect(r.requests.map((q) => q.method)).toEqual(["PATCH"]);
+    expect(r.output).toMatch(/waiting for a restart \(restartPolicy manual\): pg1 pg2 pg3/);
+  });
+
+  it("fails with the member's answer when Patroni refuses the change", () => {
+    fs.writeFileSync(
+      path.join(dir, "patroni.yml"),
+      "restapi:\n  authentication:\n    username: patroni\n    password: wrong\n",
+    );
+    try {
+      cluster(current(defaults));
+      const r = apply({ parameters: { work_mem: "8MB" } });
+      expect(r.status).not.toBe(0);
+      expect(r.output).toMatch(/PATCH http:\/\/127\.0\.0\.1:\d+\/pg1\/config answered 401/);
+      expect(r.output).not.toContain("wrong");
+    } finally {
+      fs.writeFileSync(
+        path.join(dir, "patroni.yml"),
+        "restapi:\n  authentication:\n    username: patroni\n    password: api-secret\n",
+      );
+    }
+  });
+});
