@@ -13,5 +13,5 @@ for f in configs/scripts/*.sh; do
   { echo '#!/usr/bin/env bash'; cat configs/scripts/lib.sh "$f"; } >"$tmp/$(basename "$f")"
   shellcheck -e SC1091,SC2034,SC2153,SC2154 "$tmp/$(basename "$f")" || status=1
 done
-shellcheck -x scripts/*.sh .ci/run || status=1
+shellcheck -x scripts/*.sh bench/*.sh .ci/run || status=1
 exit "$status"
