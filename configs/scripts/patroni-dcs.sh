@@ -99,13 +99,15 @@ mkdir -p "$(dirname "$STATE_FILE")"
 python3 -c 'import json, sys, yaml; print(json.dumps(sorted((yaml.safe_load(open(sys.argv[1])).get("postgresql") or {}).get("parameters") or {})))' \
   "$work/desired.yml" >"$STATE_FILE"
 
-# Members waiting for a restart, as "role name" lines.
+# Members waiting for a restart, as "leader name" or "replica name" lines (Patroni's role names
+# differ between versions: master, primary, leader, standby_leader).
 pending() {
   curl -sf -m 5 "$api/cluster" | python3 -c '
 import json, sys
 for m in json.load(sys.stdin).get("members", []):
     if m.get("pending_restart"):
-        print(m.get("role", "replica"), m["name"])'
+        leads = m.get("role") in ("leader", "master", "primary", "standby_leader")
+        print("leader" if leads else "replica", m["name"])'
 }
 
 restart_member() {
@@ -115,7 +117,7 @@ restart_member() {
   code=$(curl -s -m 120 -o "$work/response" -w '%{http_code}' -X POST --config "$work/auth" \
     -H 'Content-Type: application/json' --data '{"restart_pending": true}' "$url/restart" || true)
   [ "$code" = 200 ] || die "restart of $name answered $code: $(head -c 300 "$work/response")"
-  if [ "$role" = leader ] || [ "$role" = master ] || [ "$role" = primary ]; then
+  if [ "$role" = leader ]; then
     wait_until "$TIMEOUT" "$name to serve as primary again" http_ok "$url/primary"
   else
     wait_until "$TIMEOUT" "$name to serve as replica again" http_ok "$url/replica"
@@ -133,18 +135,12 @@ else
   for round in 1 2; do
     waiting=$(pending || true)
     [ -n "$waiting" ] || break
-    leader_restarted=0
-    while read -r role name; do
-      case "$role" in leader | master | primary | standby_leader) ;; *) restart_member "$role" "$name" ;; esac
-    done <<<"$waiting"
-    while read -r role name; do
-      case "$role" in leader | master | primary | standby_leader)
-        restart_member "$role" "$name"
-        leader_restarted=1
-        ;;
-      esac
-    done <<<"$waiting"
-    if [ "$round" -eq 2 ] || [ "$leader_restarted" -eq 0 ]; then break; fi
+    for turn in replica leader; do
+      while read -r role name; do
+        if [ "$role" = "$turn" ]; then restart_member "$role" "$name"; fi
+      done <<<"$waiting"
+    done
+    if [ "$round" -eq 2 ] || ! grep -q '^leader ' <<<"$waiting"; then break; fi
     sleep $((LOOP_WAIT + 2))
   done
   # A member republishes its state once per loop: give the flags time to clear.
