@@ -10,9 +10,9 @@ export PATH="$_ps_bin:$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
-  mkdir -p "$_ps_root/.pulumi-state"
   export PULUMI_BACKEND_URL="file://$_ps_root/.pulumi-state"
 fi
+case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   _ps_pass="$_ps_root/.pulumi-state/passphrase"
   if [ ! -s "$_ps_pass" ]; then
