@@ -1,0 +1,40 @@
+/**
+ * Writes a stack's pgpass file and prints how to connect, from the stack's outputs. Used after
+ * `up` by both engines: the direct runner calls it in-process, scripts/stack.sh pipes
+ * `pulumi stack output --json --show-secrets` into it.
+ *
+ *   ts-node cli/connection.ts <stack> [project-dir] < outputs.json
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { ClientUrls, renderConnectionHints, renderPgpass } from "../configs/pgpass";
+
+/** Write `.pulumi-state/<stack>.pgpass` (mode 0600) under `dir`; undefined when the outputs lack URLs. */
+export function writeClientFiles(dir: string, stack: string, outputs: Record<string, unknown>): string | undefined {
+  const { readWriteUrl, readOnlyUrl } = outputs;
+  if (typeof readWriteUrl !== "string" || typeof readOnlyUrl !== "string") return undefined;
+  const file = path.join(dir, ".pulumi-state", `${stack}.pgpass`);
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, renderPgpass({ readWriteUrl, readOnlyUrl }), { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  return file;
+}
+
+/** Both steps, and the hints printed on stdout. */
+export function announce(dir: string, stack: string, outputs: Record<string, unknown>): void {
+  const file = writeClientFiles(dir, stack, outputs);
+  if (!file) return;
+  const urls = outputs as unknown as ClientUrls;
+  const stats = typeof outputs.statsUrl === "string" ? outputs.statsUrl : undefined;
+  console.log(`\n${renderConnectionHints(urls, path.relative(process.cwd(), file) || file, stats)}`);
+}
+
+if (require.main === module) {
+  const stack = process.argv[2];
+  if (!stack) {
+    console.error("usage: cli/connection.ts <stack> [project-dir] < outputs.json");
+    process.exit(2);
+  }
+  const outputs = JSON.parse(fs.readFileSync(0, "utf8")) as Record<string, unknown>;
+  announce(path.resolve(process.argv[3] ?? path.join(__dirname, "..")), stack, outputs);
+}

@@ -1,0 +1,33 @@
+/** The client-side files and hints of a stack: a pgpass file for psql through HAProxy. */
+
+export interface ClientUrls {
+  readWriteUrl: string;
+  readOnlyUrl: string;
+}
+
+const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+
+/** One pgpass line per HAProxy port (`host:port:*:user:password`), from the stack's secret URLs. */
+export function renderPgpass(urls: ClientUrls): string {
+  const lines = [urls.readWriteUrl, urls.readOnlyUrl].map((u) => {
+    const url = new URL(u);
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    return `${url.hostname}:${url.port}:*:${escape(user)}:${escape(password)}`;
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+/** How to connect, for people: psql commands that read the password from `pgpassFile`. */
+export function renderConnectionHints(urls: ClientUrls, pgpassFile: string, statsUrl?: string): string {
+  const rw = new URL(urls.readWriteUrl);
+  const ro = new URL(urls.readOnlyUrl);
+  const psql = (u: URL) =>
+    `PGPASSFILE=${pgpassFile} psql -h ${u.hostname} -p ${u.port} -U ${decodeURIComponent(u.username)} postgres`;
+  return [
+    "The cluster is up. Connect through HAProxy:",
+    `  read-write: ${psql(rw)}`,
+    `  read-only:  ${psql(ro)}`,
+    ...(statsUrl ? [`  stats:      ${statsUrl}`] : []),
+  ].join("\n");
+}
