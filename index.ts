@@ -16,15 +16,18 @@ const stack = pulumi.getStack();
 const local = settings.local
   ? new LocalHosts("local", { plan, local: settings.local, prefix: `patroni-stack-${stack}` })
   : undefined;
-const connections =
-  local?.connections ??
+const hosts =
+  local?.hosts ??
   Object.fromEntries(
-    plan.hosts.map((h) => [h.name, sshConnection(h.ssh, { privateKey: sshPrivateKey, password: sshPassword })]),
+    plan.hosts.map((h) => [
+      h.name,
+      { connection: sshConnection(h.ssh, { privateKey: sshPrivateKey, password: sshPassword }) },
+    ]),
   );
 
 const cluster = new PatroniCluster(settings.cluster.scope, {
   plan,
-  connections,
+  hosts,
   clientEndpoint: local?.clientEndpoint,
 });
 

@@ -8,13 +8,13 @@ import { ClusterPlan, EtcdMemberSpec } from "../plan";
 import { ETCD_CONFIG_PATH, renderEtcdConfig } from "../configs/etcd";
 import { renderEtcdUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
-import { Connection } from "./connection";
+import { HostAccess } from "./connection";
 import { lifecycleSteps, RemoteScript } from "./RemoteScript";
 
 export interface EtcdNodeArgs {
   member: EtcdMemberSpec;
   plan: ClusterPlan;
-  connection: Connection;
+  access: HostAccess;
   /** Members that are stopped after this one on destroy. */
   stopsBefore?: EtcdNode[];
   /** Seconds to wait for the member to be healthy. */
@@ -29,37 +29,49 @@ export class EtcdNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: EtcdNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:EtcdNode", name, {}, opts);
-    const { member, plan, connection } = args;
+    const { member, plan, access } = args;
     const etcd = plan.settings.etcd;
-    const steps = lifecycleSteps(this, name, member.host, connection);
-    const step = (phase: string, file: string, script: string, dependsOn: pulumi.Resource[]) =>
-      steps(phase, { file, script }, dependsOn);
-
-    const install = step(
-      "install",
-      "etcd-install.sh",
-      renderScript("etcd-install", {
+    const steps = lifecycleSteps(this, name, member.host, access);
+    const install = steps("install", {
+      file: "etcd-install.sh",
+      script: renderScript("etcd-install", {
         PACKAGES_DEBIAN: etcd.packages.debian,
         PACKAGES_RHEL: etcd.packages.rhel,
         CONFIG_PATH: ETCD_CONFIG_PATH,
       }),
-      [],
-    );
-    const configure = step(
+    });
+    const config = renderEtcdConfig(member, plan);
+    const configure = steps(
       "configure",
-      "etcd-configure.sh",
-      renderScript("etcd-configure", {
-        CONFIG_PATH: ETCD_CONFIG_PATH,
-        CONFIG: renderEtcdConfig(member, plan),
-        UNIT: renderEtcdUnit(ETCD_CONFIG_PATH),
-        DATA_DIR: etcd.dataDir,
-      }),
+      {
+        file: "etcd-configure.sh",
+        script: renderScript("etcd-configure", {
+          MEMBER: member.name,
+          CLIENT_URL: member.clientUrl,
+          PEERS: plan.etcd.members.filter((m) => m.name !== member.name).map((m) => m.clientUrl),
+          CONFIG_PATH: ETCD_CONFIG_PATH,
+          CONFIG: config,
+          UNIT: renderEtcdUnit(ETCD_CONFIG_PATH),
+          DATA_DIR: etcd.dataDir,
+        }),
+        shows: config,
+      },
       [install],
     );
-    const start = step(
+    const start = steps(
       "start",
-      "etcd-start.sh",
-      renderScript("etcd-start", { MEMBER: member.name, CLIENT_URL: member.clientUrl, TIMEOUT: args.timeout ?? 180 }),
+      {
+        file: "etcd-start.sh",
+        script: renderScript("etcd-start", {
+          MEMBER: member.name,
+          CLIENT_URL: member.clientUrl,
+          PEER_URL: member.peerUrl,
+          PEERS: plan.etcd.members.filter((m) => m.name !== member.name).map((m) => m.clientUrl),
+          CONFIG_PATH: ETCD_CONFIG_PATH,
+          DATA_DIR: etcd.dataDir,
+          TIMEOUT: args.timeout ?? 180,
+        }),
+      },
       [configure],
     );
     this.stop = steps(

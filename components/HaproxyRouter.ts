@@ -13,13 +13,13 @@ import {
   renderHaproxyConfig,
 } from "../configs/haproxy";
 import { renderScript } from "../configs/scripts";
-import { Connection } from "./connection";
+import { HostAccess } from "./connection";
 import { lifecycleSteps } from "./RemoteScript";
 
 export interface HaproxyRouterArgs {
   router: RouterSpec;
   plan: ClusterPlan;
-  connection: Connection;
+  access: HostAccess;
   timeout?: number;
   /** What must be up before HAProxy starts (every Patroni member). */
   startAfter?: pulumi.Resource[];
@@ -33,35 +33,39 @@ export class HaproxyRouter extends pulumi.ComponentResource {
 
   constructor(name: string, args: HaproxyRouterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:HaproxyRouter", name, {}, opts);
-    const { router, plan, connection } = args;
+    const { router, plan, access } = args;
     const h = plan.settings.haproxy;
     const host = router.host;
-    const steps = lifecycleSteps(this, name, host, connection);
-    const step = (phase: string, script: string, dependsOn: pulumi.Resource[]) =>
-      steps(phase, { file: `haproxy-${phase}.sh`, script }, dependsOn);
-
-    const install = step(
-      "install",
-      renderScript("haproxy-install", { PACKAGES_DEBIAN: h.packages.debian, PACKAGES_RHEL: h.packages.rhel }),
-      [],
-    );
-    const configure = step(
+    const steps = lifecycleSteps(this, name, host, access);
+    const install = steps("install", {
+      file: "haproxy-install.sh",
+      script: renderScript("haproxy-install", { PACKAGES_DEBIAN: h.packages.debian, PACKAGES_RHEL: h.packages.rhel }),
+    });
+    const config = renderHaproxyConfig(router, plan);
+    const configure = steps(
       "configure",
-      renderScript("haproxy-configure", {
-        CONFIG_PATH: HAPROXY_CONFIG_PATH,
-        CONFIG: renderHaproxyConfig(router, plan),
-        STATE_FILE: HAPROXY_STATE_FILE,
-        ADMIN_SOCKET: HAPROXY_ADMIN_SOCKET,
-      }),
+      {
+        file: "haproxy-configure.sh",
+        script: renderScript("haproxy-configure", {
+          CONFIG_PATH: HAPROXY_CONFIG_PATH,
+          CONFIG: config,
+          STATE_FILE: HAPROXY_STATE_FILE,
+          ADMIN_SOCKET: HAPROXY_ADMIN_SOCKET,
+        }),
+        shows: config,
+      },
       [install],
     );
-    const start = step(
+    const start = steps(
       "start",
-      renderScript("haproxy-start", {
-        STATS_URL: `http://127.0.0.1:${h.statsPort}`,
-        LISTENER: READ_WRITE_LISTENER,
-        TIMEOUT: args.timeout ?? 120,
-      }),
+      {
+        file: "haproxy-start.sh",
+        script: renderScript("haproxy-start", {
+          STATS_URL: `http://127.0.0.1:${h.statsPort}`,
+          LISTENER: READ_WRITE_LISTENER,
+          TIMEOUT: args.timeout ?? 120,
+        }),
+      },
       [configure, ...(args.startAfter ?? [])],
     );
     steps("stop", { file: "haproxy-stop.sh", onDelete: renderScript("haproxy-stop", {}) }, [start]);

@@ -9,7 +9,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { Settings } from "../config";
 import { ClusterPlan, HostSpec } from "../plan";
-import { Connection, sshConnection } from "./connection";
+import { HostAccess, sshConnection } from "./connection";
 import { ClientEndpoint } from "./PatroniCluster";
 import { ed25519KeyPair } from "./sshKey";
 
@@ -20,6 +20,14 @@ export interface LocalHostsArgs {
   local: LocalSettings;
   /** Prefix of Docker object names, unique per stack (e.g. `patroni-stack-dev`). */
   prefix: string;
+}
+
+/** The platform Docker builds the hosts' image for: this machine's. */
+export function dockerPlatform(arch: string = process.arch): string {
+  const names: Record<string, string> = { x64: "linux/amd64", arm64: "linux/arm64" };
+  const platform = names[arch];
+  if (!platform) throw new Error(`local hosts need an amd64 or arm64 machine, not ${arch}`);
+  return platform;
 }
 
 /** Names of the image the hosts run; the base image is made by scripts/base-image.sh. */
@@ -40,7 +48,7 @@ export function publishedPorts(host: HostSpec, plan: ClusterPlan, local: LocalSe
 }
 
 export class LocalHosts extends pulumi.ComponentResource {
-  readonly connections: Record<string, Connection>;
+  readonly hosts: Record<string, HostAccess>;
   readonly clientEndpoint: ClientEndpoint;
   readonly privateKey: pulumi.Output<string>;
   readonly networkName: pulumi.Output<string>;
@@ -70,22 +78,26 @@ export class LocalHosts extends pulumi.ComponentResource {
           dockerfile: path.join(context, "Dockerfile"),
           args: { BASE_IMAGE: images.base },
           builderVersion: "BuilderV1",
+          platform: dockerPlatform(),
         },
       },
       { parent: this },
     );
 
-    this.connections = {};
+    this.hosts = {};
     for (const host of plan.hosts) {
       const container = new docker.Container(
         `${name}-${host.name}`,
         {
           name: `${prefix}-${host.name}`,
           hostname: host.name,
-          image: image.repoDigest.apply((d) => d || images.host),
+          // The name, not the build's digest: a rebuilt image does not replace running hosts
+          // (ignoreChanges below), under either engine. Replace a host on purpose with
+          // `pulumi up --replace <container urn>` (or by removing its container).
+          image: image.imageName,
           command: ["/sbin/init"],
           stopSignal: "SIGRTMIN+3",
-          capabilities: { adds: ["SYS_ADMIN"] },
+          capabilities: { adds: ["CAP_SYS_ADMIN"] }, // as the provider reads it back
           securityOpts: ["seccomp=unconfined"],
           cgroupnsMode: "host",
           volumes: [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup", readOnly: false }],
@@ -96,17 +108,15 @@ export class LocalHosts extends pulumi.ComponentResource {
           mustRun: true,
           destroyGraceSeconds: 20,
         },
-        { parent: this },
+        { parent: this, ignoreChanges: ["image"] },
       );
-      // The connection depends on the container, so every remote step waits for it.
-      this.connections[host.name] = sshConnection(
-        {
-          host: container.id.apply(() => "127.0.0.1"),
-          port: local.sshPortBase + host.index,
-          user: "root",
-        },
-        { privateKey },
-      );
+      this.hosts[host.name] = {
+        connection: sshConnection(
+          { host: "127.0.0.1", port: local.sshPortBase + host.index, user: "root" },
+          { privateKey },
+        ),
+        identity: container.id,
+      };
     }
 
     const h = plan.settings.haproxy;

@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import { ClusterPlan } from "../plan";
 import { PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
 import { renderScript } from "../configs/scripts";
-import { Connection } from "./connection";
+import { HostAccess } from "./connection";
 import { EtcdNode } from "./EtcdNode";
 import { HaproxyRouter } from "./HaproxyRouter";
 import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
@@ -24,8 +24,8 @@ export interface ClientEndpoint {
 
 export interface PatroniClusterArgs {
   plan: ClusterPlan;
-  /** SSH connection per host name. */
-  connections: Record<string, Connection>;
+  /** How to reach each host, by host name. */
+  hosts: Record<string, HostAccess>;
   clientEndpoint?: ClientEndpoint;
 }
 
@@ -44,8 +44,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     super("patroni-stack:cluster:PatroniCluster", name, {}, opts);
     const { plan } = args;
     const s = plan.settings;
-    const connection = (host: string): Connection => {
-      const c = args.connections[host];
+    const access = (host: string): HostAccess => {
+      const c = args.hosts[host];
       if (!c) throw new Error(`no SSH connection for host '${host}'`);
       return c;
     };
@@ -64,7 +64,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
       etcdNodes.push(
         new EtcdNode(
           `${name}-etcd-${member.name}`,
-          { member, plan, connection: connection(member.host.name), stopsBefore: previous ? [previous] : [] },
+          { member, plan, access: access(member.host.name), stopsBefore: previous ? [previous] : [] },
           { parent: this },
         ),
       );
@@ -74,7 +74,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
     const patroniNode = (member: ClusterPlan["patroni"]["leader"], startAfter: pulumi.Resource[]) =>
       new PatroniNode(
         `${name}-patroni-${member.name}`,
-        { member, plan, connection: connection(member.host.name), secrets, startAfter },
+        { member, plan, access: access(member.host.name), secrets, startAfter },
         { parent: this },
       );
     const leader = patroniNode(plan.patroni.leader, etcdNodes);
@@ -83,7 +83,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
     // Day-2 parameter and DCS changes, once every member is up.
     new PatroniDynamicConfig(
       `${name}-dcs`,
-      { plan, connection: connection(plan.patroni.leader.host.name), members: [leader, ...replicas] },
+      { plan, access: access(plan.patroni.leader.host.name), members: [leader, ...replicas] },
       { parent: this },
     );
 
@@ -92,7 +92,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
       `${name}-roles`,
       {
         host: plan.patroni.leader.host,
-        connection: connection(plan.patroni.leader.host.name),
+        access: access(plan.patroni.leader.host.name),
         file: "postgres-roles.sh",
         script: renderScript("postgres-roles", {
           HOSTS: plan.patroni.members.map((m) => m.host.address).join(","),
@@ -118,7 +118,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
       (router) =>
         new HaproxyRouter(
           `${name}-haproxy-${router.name}`,
-          { router, plan, connection: connection(router.host.name), startAfter: [leader, ...replicas] },
+          { router, plan, access: access(router.host.name), startAfter: [leader, ...replicas] },
           { parent: this },
         ),
     );

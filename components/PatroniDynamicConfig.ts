@@ -12,7 +12,7 @@ import { ClusterPlan } from "../plan";
 import { renderDynamicConfigFile } from "../configs/dcs";
 import { PATRONI_CONFIG_PATH } from "../configs/patroni";
 import { renderScript } from "../configs/scripts";
-import { Connection } from "./connection";
+import { HostAccess } from "./connection";
 import { RemoteScript } from "./RemoteScript";
 
 /** Which parameter names patroni-stack set last, so that dropping one from the config resets it. */
@@ -21,7 +21,7 @@ export const MANAGED_PARAMETERS_STATE = "/var/lib/patroni-stack/dcs-parameters.j
 export interface PatroniDynamicConfigArgs {
   plan: ClusterPlan;
   /** Connection to the host the step runs on (the bootstrap leader's). */
-  connection: Connection;
+  access: HostAccess;
   /** Every Patroni member: the step runs once they are all up. */
   members: pulumi.Resource[];
   /** Seconds to wait for a member's REST API and for each restarted member. */
@@ -39,8 +39,9 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
       `${name}-apply`,
       {
         host: plan.patroni.leader.host,
-        connection: args.connection,
+        access: args.access,
         file: "patroni-dcs.sh",
+        shows: renderDynamicConfigFile(s),
         script: renderScript("patroni-dcs", {
           DESIRED: renderDynamicConfigFile(s),
           MEMBERS: plan.patroni.members.map((m) => `${m.name}=http://${m.host.address}:${s.patroni.restApiPort}`),

@@ -17,13 +17,21 @@ import {
 } from "../configs/patroni";
 import { renderPatroniUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
-import { Connection } from "./connection";
+import { boundTo, HostAccess } from "./connection";
 import { lifecycleSteps } from "./RemoteScript";
+
+/** Stand-ins for the passwords in the preview's copy of patroni.yml. */
+const HIDDEN_SECRETS: PatroniSecrets = {
+  superuser: "(secret)",
+  replication: "(secret)",
+  rewind: "(secret)",
+  restApi: "(secret)",
+};
 
 export interface PatroniNodeArgs {
   member: PatroniMemberSpec;
   plan: ClusterPlan;
-  connection: Connection;
+  access: HostAccess;
   secrets: pulumi.Output<PatroniSecrets>;
   /** What must be up before this member starts (installs and configs proceed in parallel). */
   startAfter?: pulumi.Resource[];
@@ -38,12 +46,12 @@ export class PatroniNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:PatroniNode", name, {}, opts);
-    const { member, plan, connection } = args;
+    const { member, plan, access } = args;
     const pg = plan.settings.postgresql;
     const host = member.host;
     const restUrl = `http://${host.address}:${plan.settings.patroni.restApiPort}`;
 
-    const steps = lifecycleSteps(this, name, host, connection);
+    const steps = lifecycleSteps(this, name, host, access);
     const install = steps("install", {
       file: "patroni-install.sh",
       script: renderScript("patroni-install", {
@@ -61,8 +69,12 @@ export class PatroniNode extends pulumi.ComponentResource {
     const bootstrapPath = `${host.stageDir}/patroni-bootstrap.yml`;
     const bootstrap = new command.remote.CopyToRemote(
       `${name}-bootstrap-upload`,
-      { connection, remotePath: bootstrapPath, source: new pulumi.asset.StringAsset(renderPatroniBootstrap(plan)) },
-      { parent: this, ignoreChanges: ["source"] },
+      {
+        ...boundTo(access).inputs,
+        remotePath: bootstrapPath,
+        source: new pulumi.asset.StringAsset(renderPatroniBootstrap(plan)),
+      },
+      { ...boundTo(access).options, parent: this, ignoreChanges: ["source"] },
     );
     const configure = steps(
       "configure",
@@ -73,6 +85,7 @@ export class PatroniNode extends pulumi.ComponentResource {
           BOOTSTRAP_PATH: bootstrapPath,
           UNIT: renderPatroniUnit(PATRONI_CONFIG_PATH),
         }),
+        shows: renderPatroniConfig(member, plan, HIDDEN_SECRETS),
         stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan, s))),
       },
       [install, bootstrap],

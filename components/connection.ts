@@ -4,6 +4,25 @@ import * as command from "@pulumi/command";
 
 export type Connection = pulumi.Input<command.types.input.remote.ConnectionArgs>;
 
+/** How the steps of one host reach it, and what identifies the host itself. */
+export interface HostAccess {
+  connection: Connection;
+  /**
+   * Changes when the host is replaced (a local container's id). Every step on the host carries
+   * it as a trigger, so a new host is set up from scratch under either engine, each old step's
+   * delete running first. Real hosts have none: they are not replaced by the program.
+   */
+  identity?: pulumi.Input<string>;
+}
+
+/** Inputs and options that bind a remote resource to its host (see `HostAccess.identity`). */
+export function boundTo(access: HostAccess) {
+  return {
+    inputs: { connection: access.connection, ...(access.identity ? { triggers: [access.identity] } : {}) },
+    options: { deleteBeforeReplace: true },
+  };
+}
+
 /** Where SSH reaches a host; `host` may wait on another resource (a container). */
 export interface SshTarget {
   host: pulumi.Input<string>;

@@ -9,12 +9,12 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { HANDLERS } from "./handlers";
+import { replacingKeys, TYPES } from "./handlers";
 import { ResourceState, StateFile } from "./state";
 import { describeChange, deserialize } from "./values";
 
 export interface Event {
-  op: "create" | "update" | "same" | "delete";
+  op: "create" | "update" | "replace" | "same" | "delete";
   type: string;
   name: string;
   seconds: number;
@@ -27,6 +27,11 @@ interface Captured {
   raw: Record<string, unknown>;
   /** Inputs whose changes are ignored once the resource exists (`ignoreChanges`). */
   ignoreChanges: string[];
+  /** The resources each input's value comes from. */
+  propertyDependencies: Record<string, string[]>;
+  deleteBeforeReplace: boolean;
+  /** Top-level inputs whose change replaces the resource (`replaceOnChanges`; "*" for all). */
+  replaceOnChanges: string[];
 }
 
 interface RegisterRequest {
@@ -37,6 +42,34 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getIgnorechangesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+  getPropertydependenciesMap(): {
+    forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void;
+  };
+  getDeletebeforereplace(): boolean;
+  getReplaceonchangesList(): string[];
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDeletedwith(): string;
+  getProvider(): string;
+  getImportid(): string;
+  getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+  getReplaceWithList(): string[];
+  getHidediffsList(): string[];
+}
+
+/** Resource options the runner does not implement: refused rather than silently ignored. */
+function unsupportedOptions(req: RegisterRequest): string[] {
+  const found: string[] = [];
+  if (req.getProtect()) found.push("protect");
+  if (req.getRetainondelete()) found.push("retainOnDelete");
+  if (req.getDeletedwith()) found.push("deletedWith");
+  if (req.getProvider()) found.push("provider");
+  if (req.getImportid()) found.push("import");
+  const timeouts = req.getCustomtimeouts();
+  if (timeouts && (timeouts.getCreate() || timeouts.getUpdate() || timeouts.getDelete())) found.push("customTimeouts");
+  if (req.getReplaceWithList().length) found.push("replaceWith");
+  if (req.getHidediffsList().length) found.push("hideDiffs");
+  return found;
 }
 interface MonitorLike {
   newUrn(parent: string, type: string, name: string): string;
@@ -81,8 +114,8 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   const seen = new Set<string>();
   const failures: Error[] = [];
   let inFlight = 0;
-  /** Containers created in this run: everything that runs on them must run again. */
-  const freshHosts = new Set<string>();
+  /** Resources replaced in this run, and those of their dependents that are replaced with them. */
+  const replaced = new Set<string>();
 
   await pulumi.runtime.setMocks(
     {
@@ -114,22 +147,62 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): MonitorLike }).getMonitor();
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
+    const refused = req.getCustom() ? unsupportedOptions(req) : [];
+    if (refused.length) {
+      const e = new Error(`the direct runner does not implement the option ${refused.join(", ")} (${req.getName()})`);
+      failures.push(e);
+      throw e;
+    }
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((v, k) => (propertyDependencies[k] = v.getUrnsList()));
     captured.set(`${req.getType()}::${req.getName()}`, {
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       parent: req.getParent(),
       dependencies: req.getDependenciesList(),
       raw: req.getObject()?.toJavaScript() ?? {},
       ignoreChanges: req.getIgnorechangesList(),
+      propertyDependencies,
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      replaceOnChanges: req.getReplaceonchangesList().map((p) => p.split(/[.[]/)[0]),
     });
     return original(req, cb);
   };
+
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const short = (type: string) => type.split(":").pop();
+
+  /**
+   * As Pulumi does before a delete-first replacement: the dependents whose inputs come from the
+   * replaced resource and that its new outputs would replace (here: their `triggers`) are deleted
+   * first, dependents before what they depend on; the program's registrations create them again.
+   */
+  async function replaceDependentsFirst(urn: string) {
+    const victims = new Set<string>([urn]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const r of state.all()) {
+        const spec = TYPES[r.type];
+        if (victims.has(r.urn) || !r.custom || !spec) continue;
+        const keys = Object.entries(r.propertyDependencies ?? {})
+          .filter(([, urns]) => urns.some((u) => victims.has(u)))
+          .map(([k]) => k);
+        if (replacingKeys(spec, keys).length) {
+          victims.add(r.urn);
+          grew = true;
+        }
+      }
+    }
+    victims.delete(urn);
+    const dependents = state.all().filter((r) => victims.has(r.urn));
+    for (const r of dependents) replaced.add(r.urn);
+    if (!opts.dryRun) await deleteInOrder(dependents, state, emit, "replace");
+  }
 
   async function apply(type: string, name: string, inputs: Record<string, unknown>, custom: boolean, info: Captured) {
     const urn = info.urn;
     seen.add(urn);
     const previous = state.get(urn);
-    const onFreshHost = info.dependencies.some((d) => freshHosts.has(d));
-    if (previous && !onFreshHost) {
+    if (previous) {
       // As Pulumi does: an existing resource keeps its recorded value of an ignored input.
       for (const key of info.ignoreChanges) {
         if (key in previous.inputs) {
@@ -146,6 +219,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         name,
         parent: info.parent,
         dependencies: info.dependencies,
+        propertyDependencies: info.propertyDependencies,
         custom,
         digest,
         inputs: info.raw,
@@ -155,32 +229,61 @@ export async function up(opts: UpOptions): Promise<UpResult> {
       if (!opts.dryRun) record({});
       return { id: undefined, state: {} };
     }
-    const handler = HANDLERS[type];
-    if (!handler) throw new Error(`the direct runner cannot create ${type} (${name})`);
+    const spec = TYPES[type];
+    if (!spec) throw new Error(`the direct runner cannot create ${type} (${name})`);
+    const unknown = Object.keys(info.raw).filter((k) => !spec.inputs.includes(k));
+    if (unknown.length) {
+      throw new Error(`the direct runner does not implement the input ${unknown.join(", ")} of ${type} (${name})`);
+    }
     if (cancelled) throw new Error("interrupted: run `up` again to continue");
+    const { handler } = spec;
     const started = Date.now();
-    const unchanged =
-      previous?.digest === digest &&
-      !onFreshHost &&
-      (!handler.exists || (await handler.exists(name, inputs, previous.outputs)));
-    if (previous && unchanged) {
+    // A resource deleted behind the engine's back is created anew, as after a refresh.
+    const gone = previous && handler.exists ? !(await handler.exists(name, inputs, previous.outputs)) : false;
+    if (gone && opts.dryRun) await replaceDependentsFirst(urn);
+    const old = previous && !gone && !replaced.has(urn) ? previous : undefined;
+    const idOf = (outputs?: Record<string, unknown>) => String(outputs?.id ?? `${name}-id`);
+    if (old && old.digest === digest) {
       emit({ op: "same", type, name, seconds: 0 });
-      return { id: `${name}-id`, state: { ...inputs, ...previous.outputs } };
+      return { id: idOf(old.outputs), state: { ...inputs, ...old.outputs } };
     }
+    const changed = old ? changedKeys(old.inputs, info.raw) : [];
+    const replaceKeys = changed.filter(
+      (k) =>
+        replacingKeys(spec, [k]).length || info.replaceOnChanges.includes(k) || info.replaceOnChanges.includes("*"),
+    );
+    const op: Event["op"] = old
+      ? replaceKeys.length
+        ? "replace"
+        : "update"
+      : replaced.has(urn)
+        ? "replace"
+        : "create";
+    const deleteFirst = info.deleteBeforeReplace || spec.deleteBeforeReplace === true;
+    if (op === "replace" && old) {
+      replaced.add(urn);
+      if (deleteFirst) await replaceDependentsFirst(urn);
+    }
+    const mark = { create: "+", update: "~", replace: "+-", same: "=", delete: "-" }[op];
+    say(`${mark} ${name} (${short(type)})${replaceKeys.length ? ` [replace: ${replaceKeys.join(", ")}]` : ""}`);
     if (opts.dryRun) {
-      const op = previous ? "update" : "create";
-      process.stderr.write(`${op === "create" ? "+" : "~"} ${name} (${type.split(":").pop()})\n`);
-      if (previous) process.stderr.write(describeChange(previous.inputs, info.raw));
+      if (old) process.stderr.write(describeChange(old.inputs, info.raw));
       emit({ op, type, name, seconds: 0 });
-      if (type === "docker:index/container:Container") freshHosts.add(urn);
-      return { id: `${name}-id`, state: { ...inputs, ...(previous?.outputs ?? {}) } };
+      return { id: idOf(old?.outputs), state: { ...inputs, ...(old?.outputs ?? {}) } };
     }
-    process.stderr.write(`+ ${name} (${type.split(":").pop()})\n`);
-    const outputs = await handler.create(name, inputs, previous?.outputs);
+    let outputs: Record<string, unknown>;
+    if (op === "update" && old) {
+      outputs = await (handler.update ?? handler.create)(name, inputs, old.outputs);
+    } else if (op === "replace" && old && !deleteFirst) {
+      outputs = await handler.create(name, inputs);
+      await deleteOne(old);
+    } else {
+      if (op === "replace" && old) await deleteOne(old);
+      outputs = await handler.create(name, inputs, gone ? undefined : previous?.outputs);
+    }
     record(outputs);
-    if (type === "docker:index/container:Container") freshHosts.add(urn);
-    emit({ op: "create", type, name, seconds: (Date.now() - started) / 1000 });
-    return { id: String(outputs.id ?? `${name}-id`), state: { ...inputs, ...outputs } };
+    emit({ op, type, name, seconds: (Date.now() - started) / 1000 });
+    return { id: idOf(outputs), state: { ...inputs, ...outputs } };
   }
 
   const rejections: unknown[] = [];
@@ -194,11 +297,11 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     );
     if (failures.length > 0) throw failures[0];
     // Resources the program no longer declares are deleted, dependents first.
-    const gone = state.all().filter((r) => !seen.has(r.urn));
+    const gone = state.all().filter((r) => !seen.has(r.urn) && !replaced.has(r.urn));
     if (opts.dryRun) {
       for (const r of deletionOrder(gone)) {
         if (!r.custom) continue;
-        process.stderr.write(`- ${r.name} (${r.type.split(":").pop()})\n`);
+        say(`- ${r.name} (${short(r.type)})`);
         emit({ op: "delete", type: r.type, name: r.name, seconds: 0 });
       }
     } else {
@@ -254,17 +357,36 @@ export function deletionOrder(resources: ResourceState[]): ResourceState[] {
   return order;
 }
 
-async function deleteInOrder(resources: ResourceState[], state: StateFile, emit: (e: Event) => void) {
-  for (const r of deletionOrder(resources)) {
-    const handler = HANDLERS[r.type];
-    const started = Date.now();
-    if (r.custom && handler?.delete) {
-      process.stderr.write(`- ${r.name} (${r.type.split(":").pop()})\n`);
-      await handler.delete(r.name, deserialize(r.inputs), r.outputs);
-    }
-    state.remove(r.urn);
-    if (r.custom) emit({ op: "delete", type: r.type, name: r.name, seconds: (Date.now() - started) / 1000 });
+/** Run a resource's delete (with the inputs it was created with). */
+async function deleteOne(r: ResourceState): Promise<void> {
+  const handler = TYPES[r.type]?.handler;
+  if (r.custom && handler?.delete) {
+    process.stderr.write(`- ${r.name} (${r.type.split(":").pop()})\n`);
+    await handler.delete(r.name, deserialize(r.inputs), r.outputs);
   }
+}
+
+async function deleteInOrder(
+  resources: ResourceState[],
+  state: StateFile,
+  emit: (e: Event) => void,
+  op: "delete" | "replace" = "delete",
+) {
+  for (const r of deletionOrder(resources)) {
+    const started = Date.now();
+    await deleteOne(r);
+    state.remove(r.urn);
+    // A replacement's delete half is reported with its create half.
+    if (r.custom && op === "delete") {
+      emit({ op: "delete", type: r.type, name: r.name, seconds: (Date.now() - started) / 1000 });
+    }
+  }
+}
+
+/** Top-level inputs whose recorded value differs. */
+export function changedKeys(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
 export async function destroy(state: StateFile, onEvent?: (e: Event) => void): Promise<Event[]> {

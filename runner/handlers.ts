@@ -14,6 +14,8 @@ type Outputs = Record<string, unknown>;
 
 export interface Handler {
   create(name: string, inputs: Inputs, previous?: Outputs): Promise<Outputs>;
+  /** An in-place change; without it a change runs `create` again with the new inputs. */
+  update?(name: string, inputs: Inputs, previous: Outputs): Promise<Outputs>;
   /** Whether the object still exists (a changed digest re-creates it anyway). */
   exists?(name: string, inputs: Inputs, outputs: Outputs): Promise<boolean>;
   delete?(name: string, inputs: Inputs, outputs: Outputs): Promise<void>;
@@ -63,13 +65,16 @@ async function ssh(name: string, conn: Connection, commandText: string, stdin?: 
   });
 }
 
+async function runCommand(name: string, inputs: Inputs, text: string | undefined): Promise<Outputs> {
+  if (text === undefined) return { stdout: "", stderr: "" };
+  const r = await ssh(name, inputs.connection as Connection, text, inputs.stdin as string | undefined);
+  return { stdout: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() };
+}
+
 const command: Handler = {
-  async create(name, inputs) {
-    const create = inputs.create as string | undefined;
-    if (create === undefined) return { stdout: "", stderr: "" };
-    const r = await ssh(name, inputs.connection as Connection, create, inputs.stdin as string | undefined);
-    return { stdout: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() };
-  },
+  create: (name, inputs) => runCommand(name, inputs, inputs.create as string | undefined),
+  // As the provider does: an update runs `update` when it is set, else the new `create`.
+  update: (name, inputs) => runCommand(name, inputs, (inputs.update ?? inputs.create) as string | undefined),
   async delete(name, inputs) {
     const del = inputs.delete as string | undefined;
     if (del !== undefined) await ssh(name, inputs.connection as Connection, del);
@@ -137,17 +142,22 @@ interface ImageBuild {
   context: string;
   dockerfile?: string;
   args?: Record<string, string>;
+  platform?: string;
+  builderVersion?: string;
 }
 
 const image: Handler = {
   async create(name, inputs) {
     const build = inputs.build as ImageBuild;
+    if (build.platform && build.platform !== `linux/${process.arch === "x64" ? "amd64" : process.arch}`) {
+      throw new Error(`${name}: the direct runner builds for this machine only, not ${build.platform}`);
+    }
     const imageName = String(inputs.imageName);
     const args = ["build", "-t", imageName, "-f", build.dockerfile ?? path.join(build.context, "Dockerfile")];
     for (const [k, v] of Object.entries(build.args ?? {})) args.push("--build-arg", `${k}=${v}`);
     args.push(build.context);
     await runOk("docker", args, { prefix: `  ${name}: `, env: { ...process.env, DOCKER_BUILDKIT: "0" } });
-    return { imageName, repoDigest: "", baseImageName: imageName };
+    return { imageName, baseImageName: imageName };
   },
   async exists(_name, inputs) {
     return (await run("docker", ["image", "inspect", String(inputs.imageName)], { quiet: true })).code === 0;
@@ -210,12 +220,65 @@ const container: Handler = {
   },
 };
 
-export const HANDLERS: Record<string, Handler> = {
-  "command:remote:Command": command,
-  "command:remote:CopyToRemote": copyToRemote,
-  "random:index/randomPassword:RandomPassword": randomPassword,
-  "random:index/randomBytes:RandomBytes": randomBytes,
-  "docker:index/network:Network": network,
-  "docker:index/image:Image": image,
-  "docker:index/container:Container": container,
+/**
+ * What the runner implements of each resource type, as the provider behaves: the inputs it
+ * understands (any other input is refused before anything runs), the inputs whose change
+ * replaces the resource rather than updating it ("*": every input but those in `updatable`), and
+ * whether a replacement deletes the old resource first (the provider's choice; the
+ * `deleteBeforeReplace` option asks for it too).
+ */
+export interface TypeSpec {
+  handler: Handler;
+  inputs: string[];
+  replaceOn: string[] | "*";
+  updatable?: string[];
+  deleteBeforeReplace?: boolean;
+}
+
+const CONTAINER_INPUTS = [
+  "name", "hostname", "image", "command", "stopSignal", "capabilities", "securityOpts", "cgroupnsMode",
+  "volumes", "tmpfs", "networksAdvanced", "ports", "uploads", "mustRun", "destroyGraceSeconds",
+]; // prettier-ignore
+
+export const TYPES: Record<string, TypeSpec> = {
+  "command:remote:Command": {
+    handler: command,
+    inputs: ["connection", "create", "update", "delete", "stdin", "triggers", "addPreviousOutputInEnv"],
+    replaceOn: ["triggers"],
+  },
+  "command:remote:CopyToRemote": {
+    handler: copyToRemote,
+    inputs: ["connection", "source", "remotePath", "triggers"],
+    replaceOn: ["triggers"],
+  },
+  "random:index/randomPassword:RandomPassword": {
+    handler: randomPassword,
+    inputs: ["length", "special", "keepers"],
+    replaceOn: "*",
+  },
+  "random:index/randomBytes:RandomBytes": { handler: randomBytes, inputs: ["length", "keepers"], replaceOn: "*" },
+  "docker:index/network:Network": {
+    handler: network,
+    inputs: ["name", "driver", "ipamConfigs"],
+    replaceOn: "*",
+    deleteBeforeReplace: true, // a fixed name
+  },
+  "docker:index/image:Image": {
+    handler: image,
+    inputs: ["imageName", "skipPush", "build", "buildOnPreview"],
+    replaceOn: [],
+  },
+  "docker:index/container:Container": {
+    handler: container,
+    inputs: CONTAINER_INPUTS,
+    replaceOn: "*",
+    updatable: ["mustRun", "destroyGraceSeconds"],
+    deleteBeforeReplace: true, // a fixed name
+  },
 };
+
+/** The inputs whose change replaces a resource of this type, among those that changed. */
+export function replacingKeys(spec: TypeSpec, changed: string[]): string[] {
+  if (spec.replaceOn === "*") return changed.filter((k) => !(spec.updatable ?? []).includes(k));
+  return changed.filter((k) => (spec.replaceOn as string[]).includes(k));
+}

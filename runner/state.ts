@@ -11,6 +11,8 @@ export interface ResourceState {
   name: string;
   parent: string;
   dependencies: string[];
+  /** The resources each input's value came from (which inputs a replacement reaches). */
+  propertyDependencies?: Record<string, string[]>;
   custom: boolean;
   /** Digest of the inputs that were applied; equal digests mean "no change". */
   digest: string;

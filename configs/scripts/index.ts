@@ -4,6 +4,7 @@
  * The logic lives in `*.sh` files (shellcheck-clean, readable on the host after upload); the
  * TypeScript side only renders the values each script needs, quoted for bash.
  */
+import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
 
@@ -54,7 +55,46 @@ export function renderScript(name: ScriptName, vars: Record<string, ScriptValue>
     "",
     source("lib.sh").trim(),
     "",
+    "require_root",
     source(`${name}.sh`).trim(),
     "",
   ].join("\n");
+}
+
+/** How a step's uploaded script runs: the command text of a remote step. */
+export interface RunCommandSpec {
+  /** The uploaded script on the host. */
+  path: string;
+  /** Run through `sudo -n` (a non-root SSH user). */
+  sudo: boolean;
+  /** The script's text: its digest in the command makes a changed script run again. */
+  script: string;
+  /** Plain text (no secret) of what the step applies, appended as comment lines for previews. */
+  shows?: string;
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
+
+/** Text as shell comment lines that follow a command (empty for none). */
+export function commentLines(text?: string): string {
+  if (text === undefined) return "";
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => `\n#   ${l.replace(/^#\s?/, "")}`)
+    .join("");
+}
+
+export function renderRunCommand(spec: RunCommandSpec): string {
+  const sudo = spec.sudo ? "sudo -n " : "";
+  return `${sudo}bash ${spec.path} # patroni-stack script ${digest(spec.script)}${commentLines(spec.shows)}`;
+}
+
+/** A step's delete: runs its uploaded undo script when that file is on the host, else nothing. */
+export function renderDeleteCommand(spec: Omit<RunCommandSpec, "shows">): string {
+  const sudo = spec.sudo ? "sudo -n " : "";
+  return (
+    `if [ -f ${spec.path} ]; then ${sudo}bash ${spec.path}; ` +
+    `else echo "patroni-stack: ${spec.path} is gone; nothing to undo"; fi # ${digest(spec.script)}`
+  );
 }

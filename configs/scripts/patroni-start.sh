@@ -2,16 +2,19 @@
 # Variables: MEMBER ROLE REST_URL PG_PORT SOCKET_DIR TIMEOUT
 systemctl enable patroni >/dev/null 2>&1
 systemctl start patroni
+streaming() {
+  [ "$(http_status "$REST_URL/replica")" = 200 ] &&
+    [ "$(runuser -u postgres -- psql -X -At -h "$SOCKET_DIR" -p "$PG_PORT" -d postgres \
+      -c 'select status from pg_stat_wal_receiver' 2>/dev/null)" = streaming ]
+}
+# The bootstrap leader of a cluster that runs already (its host was replaced) joins as a replica.
+primary_or_streaming() { http_ok "$REST_URL/primary" || streaming; }
 if [ "$ROLE" = leader ]; then
-  log "waiting for $MEMBER to become the primary"
-  wait_until "$TIMEOUT" "$REST_URL/primary to answer 200" http_ok "$REST_URL/primary"
+  log "waiting for $MEMBER to become the primary (or, in a running cluster, to stream from it)"
+  wait_until "$TIMEOUT" "$REST_URL/primary to answer 200, or $MEMBER to stream" primary_or_streaming
 else
-  streaming() {
-    [ "$(http_status "$REST_URL/replica")" = 200 ] &&
-      [ "$(runuser -u postgres -- psql -X -At -h "$SOCKET_DIR" -p "$PG_PORT" -d postgres \
-        -c 'select status from pg_stat_wal_receiver' 2>/dev/null)" = streaming ]
-  }
   log "waiting for $MEMBER to stream from the primary"
   wait_until "$TIMEOUT" "$MEMBER to answer $REST_URL/replica and stream" streaming
 fi
-log "$MEMBER is up as $ROLE"
+if http_ok "$REST_URL/primary"; then role=primary; else role=replica; fi
+log "$MEMBER is up ($role)"

@@ -13,10 +13,10 @@ beforeAll(async () => {
   registered = await installMocks();
   const { PatroniCluster } = await import("../../components/PatroniCluster");
   const plan = planCluster(resolveSettings(threeNodeSettings(), withKey));
-  const connections = Object.fromEntries(
-    plan.hosts.map((h) => [h.name, { host: h.address, user: "root", privateKey: "KEY" }]),
+  const hosts = Object.fromEntries(
+    plan.hosts.map((h) => [h.name, { connection: { host: h.address, user: "root", privateKey: "KEY" } }]),
   );
-  new PatroniCluster("postgres", { plan, connections });
+  new PatroniCluster("postgres", { plan, hosts });
   await settle(registered);
 });
 

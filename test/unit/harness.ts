@@ -13,6 +13,9 @@ export interface Registered {
   inputs: Record<string, unknown>;
   secretInputs: string[];
   ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
+  /** The resources each input's value comes from. */
+  propertyDependencies: Record<string, string[]>;
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -45,6 +48,8 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getIgnorechangesList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+  getDeletebeforereplace(): boolean;
+  getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void };
 }
 
 /** Install mocks; returns the list that fills as resources register. */
@@ -70,6 +75,8 @@ export async function installMocks(): Promise<Registered[]> {
     const secretInputs = Object.entries(object)
       .filter(([, v]) => typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG))
       .map(([k]) => k);
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((v, k) => (propertyDependencies[k] = v.getUrnsList()));
     return original(req, (err, resp) => {
       if (!err) {
         const urn = (resp as { getUrn(): string }).getUrn();
@@ -81,6 +88,8 @@ export async function installMocks(): Promise<Registered[]> {
           dependencies: req.getDependenciesList(),
           inputs: object,
           ignoreChanges: req.getIgnorechangesList(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+          propertyDependencies,
           secretInputs,
         });
       }

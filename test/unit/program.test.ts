@@ -48,7 +48,8 @@ describe("local hosts", () => {
       expect(c.inputs).toMatchObject({
         command: ["/sbin/init"],
         stopSignal: "SIGRTMIN+3",
-        capabilities: { adds: ["SYS_ADMIN"] },
+        // The provider reads capabilities back with the prefix: without it a refresh replaces the host.
+        capabilities: { adds: ["CAP_SYS_ADMIN"] },
         securityOpts: ["seccomp=unconfined"],
         cgroupnsMode: "host",
       });
@@ -72,6 +73,28 @@ describe("local hosts", () => {
       const [upload] = c.inputs.uploads as { file: string; content: unknown }[];
       expect(upload.file).toBe("/root/.ssh/authorized_keys");
       expect(String(plain(upload.content))).toMatch(/^ssh-ed25519 [A-Za-z0-9+/=]+ patroni-stack-unit$/);
+    }
+  });
+
+  it("runs the image by name, and a rebuilt image replaces no host", () => {
+    const [image] = ofType("docker:index/image:Image");
+    expect(image.inputs).toMatchObject({ build: { platform: "linux/amd64" } });
+    for (const c of ofType("docker:index/container:Container")) {
+      expect(c.inputs.image).toBe("patroni-stack/host:bookworm");
+      expect(c.ignoreChanges).toEqual(["image"]);
+    }
+  });
+
+  it("ties every remote step to its host: a replaced container sets the new one up, old steps deleted first", () => {
+    const containers = ofType("docker:index/container:Container");
+    const byPort = new Map(containers.map((c) => [(c.inputs.ports as { external: number }[])[0].external, c.urn]));
+    const steps = registered.filter((r) => r.type.startsWith("command:remote:"));
+    expect(steps.length).toBeGreaterThan(40);
+    for (const step of steps) {
+      const port = (plain(step.inputs.connection) as { port: number }).port;
+      expect(step.propertyDependencies.triggers).toEqual([byPort.get(port)]);
+      expect(step.inputs.triggers).toEqual([`${containers.find((c) => c.urn === byPort.get(port))?.name}-id`]);
+      expect(step.deleteBeforeReplace).toBe(true);
     }
   });
 
