@@ -1,11 +1,33 @@
-# Write etcd's config file and unit (replacing the distribution's settings).
-# Variables: CONFIG_PATH CONFIG UNIT DATA_DIR
+# Write etcd's config file and unit (replacing the distribution's settings). A running member
+# whose configuration changed restarts in turn: one member at a time cluster-wide (an etcd lock
+# held through its peers), after every member is healthy, and healthy again before the next.
+# Variables: MEMBER CLIENT_URL PEERS CONFIG_PATH CONFIG UNIT DATA_DIR
 install -d -m 0755 "$(dirname "$CONFIG_PATH")"
-write_file "$CONFIG_PATH" 0640 root:etcd "$CONFIG"
-write_file /etc/systemd/system/etcd.service 0644 root:root "$UNIT"
+config=$(write_file "$CONFIG_PATH" 0640 root:etcd "$CONFIG")
+unit=$(write_file /etc/systemd/system/etcd.service 0644 root:root "$UNIT")
 install -d -m 0700 -o etcd -g etcd "$DATA_DIR"
 systemctl daemon-reload
-if [ "$CHANGED" -eq 1 ] && systemctl is-active --quiet etcd; then
-  log "configuration changed: restarting etcd"
-  systemctl restart --no-block etcd
+
+all_healthy() { etcdctl --endpoints="$(IFS=,; echo "$CLIENT_URL,${PEERS[*]}")" endpoint health; }
+
+if { [ "$config" = changed ] || [ "$unit" = changed ]; } && systemctl is-active --quiet etcd; then
+  if [ "${#PEERS[@]}" -eq 0 ]; then
+    log "configuration changed: restarting etcd member $MEMBER"
+    systemctl restart etcd
+  else
+    log "configuration changed: restarting etcd member $MEMBER in its turn"
+    # The lock lives in the cluster and is held through the peers while this member restarts.
+    # shellcheck disable=SC2016 # the quoted text is the command run under the lock
+    etcdctl --endpoints="$(IFS=,; echo "${PEERS[*]}")" lock patroni-stack/etcd-restart -- \
+      env CLIENT_URL="$CLIENT_URL" PEERS="${PEERS[*]}" bash -c '
+        set -euo pipefail
+        all="$CLIENT_URL,${PEERS// /,}"
+        for _ in $(seq 120); do etcdctl --endpoints="$all" endpoint health >/dev/null 2>&1 && break; sleep 1; done
+        systemctl restart etcd
+        for _ in $(seq 120); do etcdctl --endpoints="$CLIENT_URL" endpoint health >/dev/null 2>&1 && exit 0; sleep 1; done
+        echo "etcd did not become healthy after its restart" >&2
+        exit 1'
+  fi
+  wait_until 120 "every etcd member to be healthy" all_healthy
+  log "etcd member $MEMBER restarted with its new configuration"
 fi

@@ -34,8 +34,9 @@ if systemctl is-active --quiet etcd; then
     log "stopping etcd member $MEMBER (follower)"
   fi
 fi
-systemctl disable --now etcd >/dev/null 2>&1 || true
+if systemctl cat etcd >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null; fi
 if [ "$PURGE" = true ]; then
+  ! systemctl is-active --quiet etcd || die "etcd still runs on $MEMBER: $DATA_DIR is kept"
   log "removing etcd data $DATA_DIR"
   rm -rf "$DATA_DIR"
 fi

@@ -7,9 +7,9 @@ trap 'rm -f "$tmp"' EXIT
 printf '%s\n' "$CONFIG" >"$tmp"
 install -d -m 0755 /run/haproxy
 haproxy -c -q -f "$tmp" || die "haproxy rejected the rendered configuration"
-install_file "$tmp" "$CONFIG_PATH" 0640 root:haproxy
+config=$(install_file "$tmp" "$CONFIG_PATH" 0640 root:haproxy)
 install -d -m 0755 "$(dirname "$STATE_FILE")"
-if [ "$CHANGED" -eq 1 ] && systemctl is-active --quiet haproxy; then
+if [ "$config" = changed ] && systemctl is-active --quiet haproxy; then
   log "configuration changed: saving server states and reloading HAProxy"
   echo "show servers state" | socat stdio "unix-connect:$ADMIN_SOCKET" >"$STATE_FILE.new"
   mv -f "$STATE_FILE.new" "$STATE_FILE"

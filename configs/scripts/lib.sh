@@ -1,6 +1,7 @@
 # Shared prelude of every patroni-stack remote script (sourced text, not run alone).
 # Scripts run as root, are idempotent, and never print a secret: secrets come on stdin only.
 set -euo pipefail
+shopt -s inherit_errexit
 umask 022
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -10,7 +11,10 @@ die() {
   exit 1
 }
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (set hosts[].ssh.sudo for a non-root SSH user)"
+# Every script calls this first (the functions above and below can be used without root).
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (set hosts[].ssh.sudo for a non-root SSH user)"
+}
 
 # Prints debian or rhel, from /etc/os-release (OS_RELEASE overrides the path, for tests).
 os_family() {
@@ -90,28 +94,43 @@ wait_until() {
 }
 
 # install_file SOURCE DEST MODE OWNER:GROUP: replace DEST only when its content differs.
-# Sets CHANGED=1 when it wrote the file.
-CHANGED=0
+# Prints "changed" or "unchanged" (its log line goes to stderr): status=$(install_file ...).
 install_file() {
   local src=$1 dest=$2 mode=$3 owner=$4
   if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
     chmod "$mode" "$dest"
     chown "$owner" "$dest"
+    echo unchanged
     return 0
   fi
   install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dest.patroni-stack.new"
   mv -f "$dest.patroni-stack.new" "$dest"
-  CHANGED=1
-  log "wrote $dest"
+  log "wrote $dest" >&2
+  echo changed
 }
 
-# write_file DEST MODE OWNER:GROUP CONTENT: install_file from a string.
+# write_file DEST MODE OWNER:GROUP CONTENT: install_file from a string (prints the same status).
 write_file() {
-  local tmp
+  local tmp status
   tmp=$(mktemp)
   printf '%s\n' "$4" >"$tmp"
-  install_file "$tmp" "$1" "$2" "$3"
+  status=$(install_file "$tmp" "$1" "$2" "$3")
   rm -f "$tmp"
+  echo "$status"
+}
+
+# scram_verifier < PASSWORD: PostgreSQL's SCRAM-SHA-256 verifier of the password on stdin
+# (RFC 7677, 4096 iterations, random salt), for `ALTER ROLE ... PASSWORD '<verifier>'`.
+scram_verifier() {
+  python3 -c '
+import base64, hashlib, hmac, os, sys
+password = sys.stdin.buffer.read()
+salt, rounds = os.urandom(16), 4096
+salted = hashlib.pbkdf2_hmac("sha256", password, salt, rounds)
+client = hmac.new(salted, b"Client Key", "sha256").digest()
+server = hmac.new(salted, b"Server Key", "sha256").digest()
+b64 = lambda b: base64.b64encode(b).decode()
+print("SCRAM-SHA-256$%d:%s$%s:%s" % (rounds, b64(salt), b64(hashlib.sha256(client).digest()), b64(server)))'
 }
 
 # http_status URL: the HTTP status code, or 000 when nothing answers.

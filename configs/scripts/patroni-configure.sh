@@ -9,12 +9,10 @@ cat >"$tmp"
 [ -s "$BOOTSTRAP_PATH" ] || die "$BOOTSTRAP_PATH is missing: run up again"
 cat "$BOOTSTRAP_PATH" >>"$tmp"
 umask 022
-install_file "$tmp" "$CONFIG_PATH" 0600 postgres:postgres
-config_changed=$CHANGED
-CHANGED=0
-write_file /etc/systemd/system/patroni.service 0644 root:root "$UNIT"
-if [ "$CHANGED" -eq 1 ]; then systemctl daemon-reload; fi
-if [ "$config_changed" -eq 1 ] && systemctl is-active --quiet patroni; then
+config=$(install_file "$tmp" "$CONFIG_PATH" 0600 postgres:postgres)
+unit=$(write_file /etc/systemd/system/patroni.service 0644 root:root "$UNIT")
+if [ "$unit" = changed ]; then systemctl daemon-reload; fi
+if [ "$config" = changed ] && systemctl is-active --quiet patroni; then
   log "patroni.yml changed: reloading Patroni"
   systemctl reload patroni
 fi

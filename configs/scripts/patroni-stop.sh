@@ -18,8 +18,16 @@ fi
 if systemctl is-active --quiet patroni; then
   log "stopping Patroni and PostgreSQL on $MEMBER"
 fi
-systemctl disable --now patroni >/dev/null 2>&1 || true
+if systemctl cat patroni >/dev/null 2>&1; then systemctl disable --now patroni >/dev/null; fi
+postgres_runs() {
+  local pid
+  pid=$(head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
 if [ "$PURGE" = true ]; then
+  # Data goes only once nothing runs on it.
+  ! systemctl is-active --quiet patroni || die "Patroni still runs on $MEMBER: $DATA_DIR is kept"
+  ! postgres_runs || die "PostgreSQL still runs on $DATA_DIR ($MEMBER): the directory is kept"
   log "removing PostgreSQL data $DATA_DIR"
   rm -rf "$DATA_DIR"
 fi
