@@ -1,6 +1,10 @@
 /**
  * End-to-end helpers: a throw-away copy of a repository stack (own name, subnet and ports), run
- * through the direct runner in a child process, and probes of the resulting cluster.
+ * through `scripts/stack.sh` (what `make up/down/preview` run) under either engine, and probes of
+ * the resulting cluster.
+ *
+ * The engine is the one `scripts/stack.sh` picks (the Pulumi CLI when the pinned toolchain is
+ * installed, else the direct runner), or PATRONI_STACK_ENGINE=pulumi|direct.
  */
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -9,11 +13,19 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const RUNNER = path.join(ROOT, "runner", "cli.ts");
-const TS_NODE = path.join(ROOT, "node_modules", ".bin", "ts-node");
+const STACK_SH = path.join(ROOT, "scripts", "stack.sh");
+
+export type EngineName = "pulumi" | "direct";
+
+/** The engine the suite runs under (as scripts/stack.sh would choose it). */
+export const ENGINE: EngineName = (() => {
+  const forced = process.env.PATRONI_STACK_ENGINE;
+  if (forced === "pulumi" || forced === "direct") return forced;
+  return spawnSync(path.join(ROOT, "scripts", "toolchain.sh"), ["--check"]).status === 0 ? "pulumi" : "direct";
+})();
 
 export interface EngineEvent {
-  op: "create" | "update" | "same" | "delete";
+  op: "create" | "update" | "replace" | "same" | "delete";
   type: string;
   name: string;
 }
@@ -62,7 +74,9 @@ export function makeStack(source: string, slot: number): TestStack {
   removeAbandoned(source);
   const name = `e2e-${source}-${process.pid}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
-  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  // A project of its own whose program is this checkout's.
+  const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ ...project, main: path.relative(dir, ROOT) }));
   const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${source}.yaml`), "utf8")) as {
     config: Record<string, unknown>;
   };
@@ -100,29 +114,106 @@ export function makeStack(source: string, slot: number): TestStack {
   };
 }
 
-/** Start the runner; `interrupt` sends a signal after the given seconds. */
-export function runner(
+/** The engine's resource operations, from the runner's event file or Pulumi's event log. */
+export function readEvents(file: string): EngineEvent[] {
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, "utf8").trim();
+  if (text.startsWith("[")) return JSON.parse(text) as EngineEvent[];
+  interface Step {
+    op: string;
+    urn: string;
+    type: string;
+  }
+  const steps: { kind: "pre" | "done"; step: Step }[] = [];
+  for (const line of text.split("\n").filter(Boolean)) {
+    const e = JSON.parse(line) as { resourcePreEvent?: { metadata: Step }; resOutputsEvent?: { metadata: Step } };
+    if (e.resourcePreEvent) steps.push({ kind: "pre", step: e.resourcePreEvent.metadata });
+    if (e.resOutputsEvent) steps.push({ kind: "done", step: e.resOutputsEvent.metadata });
+  }
+  // A run reports completions; a preview may report only what it plans.
+  const kind = steps.some((s) => s.kind === "done") ? "done" : "pre";
+  const events: EngineEvent[] = [];
+  const replaced = new Set<string>();
+  for (const { step } of steps.filter((s) => s.kind === kind)) {
+    if (step.type.startsWith("pulumi:") || step.type.startsWith("patroni-stack:")) continue;
+    const name = step.urn.slice(step.urn.lastIndexOf("::") + 2);
+    const op = (
+      { same: "same", create: "create", update: "update", delete: "delete" } as Record<string, EngineEvent["op"]>
+    )[step.op];
+    if (op) events.push({ op, type: step.type, name });
+    else if (/replace/.test(step.op) && !replaced.has(step.urn)) {
+      replaced.add(step.urn);
+      events.push({ op: "replace", type: step.type, name });
+    }
+  }
+  return events;
+}
+
+/** Engines this machine has: the direct runner always, the Pulumi CLI when installed. */
+export function availableEngines(): EngineName[] {
+  const pulumi = spawnSync(path.join(ROOT, "scripts", "toolchain.sh"), ["--check"]).status === 0;
+  return pulumi ? ["direct", "pulumi"] : ["direct"];
+}
+
+/**
+ * A throw-away project in a temp directory for a program of this checkout (`main`, relative to
+ * the checkout) and one stack with the given config; runs with `runStack`.
+ */
+export function makeProject(name: string, main: string, config: Record<string, unknown>): TestStack {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
+  const project = { name: "patroni-stack", runtime: { name: "nodejs", options: { typescript: true } } };
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    stringify({ ...project, main: path.relative(dir, path.join(ROOT, main)) }),
+  );
+  fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify({ config }));
+  return { name, dir, prefix: `patroni-stack-${name}` } as TestStack;
+}
+
+/** The environment of a stack's runs: its own Pulumi state and passphrase, in its directory. */
+function engineEnv(stack: TestStack, engine: EngineName = ENGINE): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATRONI_STACK_ENGINE: engine,
+    PATRONI_STACK_DIR: stack.dir,
+    PULUMI_BACKEND_URL: `file://${stack.dir}/.pulumi-state`,
+    PULUMI_CONFIG_PASSPHRASE: "e2e",
+    PULUMI_CONFIG_PASSPHRASE_FILE: "",
+  };
+}
+
+/**
+ * `scripts/stack.sh <verb>` on the test stack, as a user runs it; `interrupt` sends a signal to
+ * the whole run (the engine and what it started) after the given seconds.
+ */
+export function runStack(
   stack: TestStack,
-  verb: "up" | "preview" | "destroy",
+  verb: "up" | "preview" | "down" | "refresh",
   interrupt?: { signal: NodeJS.Signals; afterSeconds: number },
+  engine: EngineName = ENGINE,
 ): Promise<RunResult> {
   const eventsFile = path.join(stack.dir, `events-${verb}-${Date.now()}.json`);
   const started = Date.now();
   return new Promise((resolve) => {
-    const child: ChildProcess = spawn(
-      TS_NODE,
-      ["--transpile-only", RUNNER, verb, stack.name, "--workdir", stack.dir, "--events", eventsFile],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child: ChildProcess = spawn(STACK_SH, [verb, stack.name], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...engineEnv(stack, engine), PATRONI_STACK_EVENTS: eventsFile },
+      detached: true,
+    });
     let output = "";
     child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
     child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-    const timer = interrupt ? setTimeout(() => child.kill(interrupt.signal), interrupt.afterSeconds * 1000) : undefined;
+    const timer = interrupt
+      ? setTimeout(() => {
+          // As a terminal would: the signal goes to the engine, not only to the wrapper script.
+          if (child.pid) process.kill(-child.pid, interrupt.signal);
+        }, interrupt.afterSeconds * 1000)
+      : undefined;
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
-      const events = fs.existsSync(eventsFile)
-        ? (JSON.parse(fs.readFileSync(eventsFile, "utf8")) as EngineEvent[])
-        : [];
+      const events = readEvents(eventsFile);
+      fs.rmSync(eventsFile, { force: true });
       fs.writeFileSync(path.join(stack.dir, `${verb}-${started}.log`), output);
       resolve({ code, signal, output, events, seconds: (Date.now() - started) / 1000 });
     });
@@ -178,22 +269,34 @@ export function removeStack(stack: TestStack): void {
   fs.rmSync(stack.dir, { recursive: true, force: true });
 }
 
+/** How many resources the engine's state of the stack holds (0 once destroyed). */
 export function stateResources(stack: TestStack): number {
-  const file = path.join(stack.dir, ".pulumi-state", "direct", `${stack.name}.json`);
-  if (!fs.existsSync(file)) return 0;
-  return (JSON.parse(fs.readFileSync(file, "utf8")) as { resources: unknown[] }).resources.length;
+  if (ENGINE === "direct") {
+    const file = path.join(stack.dir, ".pulumi-state", "direct", `${stack.name}.json`);
+    if (!fs.existsSync(file)) return 0;
+    return (JSON.parse(fs.readFileSync(file, "utf8")) as { resources: unknown[] }).resources.length;
+  }
+  const r = spawnSync("pulumi", ["stack", "export", "--stack", stack.name], {
+    cwd: stack.dir,
+    env: { ...engineEnv(stack), PATH: `${toolchainBin()}:${process.env.PATH}` },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) return 0;
+  const resources = (JSON.parse(r.stdout) as { deployment?: { resources?: { type: string }[] } }).deployment?.resources;
+  return (resources ?? []).filter((x) => !x.type.startsWith("pulumi:")).length;
 }
 
-/** Merge one topology's timings into bench/results/e2e.json (a record, not a threshold). */
+function toolchainBin(): string {
+  return sh(path.join(ROOT, "scripts", "toolchain.sh"), []);
+}
+
+/** Merge one topology's timings, under the engine that ran them, into bench/results/e2e.json. */
 export function recordBenchmark(topology: string, values: Record<string, number>): void {
   const file = path.join(ROOT, "bench", "results", "e2e.json");
   const data = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>) : {};
-  data[topology] = {
-    ...values,
-    engine: "direct runner",
-    recorded: new Date().toISOString(),
-    machine: `${os.cpus().length} cores`,
-  };
+  const engines = ((data[topology] as Record<string, unknown> | undefined)?.engines ?? {}) as Record<string, unknown>;
+  engines[ENGINE] = { ...values, recorded: new Date().toISOString(), machine: `${os.cpus().length} cores` };
+  data[topology] = { engines };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 }
