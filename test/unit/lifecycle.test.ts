@@ -1,0 +1,212 @@
+/**
+ * Behaviour of the lifecycle scripts, run for real in bash with stub `systemctl`, `etcdctl`,
+ * `curl`, `haproxy`, `install` and `socat` first on PATH: each stub records its arguments, and
+ * the tests check what the script did and in which order (not only that it parses).
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { renderDeleteCommand, renderRunCommand, renderScript, ScriptName, ScriptValue } from "../../configs/scripts";
+
+let dir: string;
+let calls: string;
+
+/** A stub command: records "name args" and runs `body` (sh) with the arguments. */
+function stub(name: string, body = "exit 0") {
+  fs.writeFileSync(path.join(dir, "bin", name), `#!/bin/bash\necho "${name} $*" >> "${calls}"\n${body}\n`, {
+    mode: 0o755,
+  });
+}
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-lifecycle-"));
+  calls = path.join(dir, "calls");
+  fs.mkdirSync(path.join(dir, "bin"));
+  // Units run until `disable --now` or `stop` stops them.
+  stub(
+    "systemctl",
+    `unit=\${!#}; case "$1" in is-active) [ ! -e "${dir}/stopped-$unit" ] ;; disable|stop) touch "${dir}/stopped-$unit" ;; esac`,
+  );
+  // install: -d creates directories here, -D copies SOURCE to DEST; owners are not changed.
+  stub(
+    "install",
+    'args=(); while [ $# -gt 0 ]; do case "$1" in -m|-o|-g) shift 2 ;; -d|-D) mode=$1; shift ;; *) args+=("$1"); shift ;; esac; done\n' +
+      'if [ "$mode" = -d ]; then mkdir -p "${args[@]}"; exit 0; fi; mkdir -p "$(dirname "${args[1]}")"; cp "${args[0]}" "${args[1]}"',
+  );
+  stub("chown");
+  stub("chmod");
+  stub("socat", "cat >/dev/null");
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Run a rendered script (without its root check) with the stubs first on PATH. */
+function run(name: ScriptName, vars: Record<string, ScriptValue>, stdin = "") {
+  const text = renderScript(name, vars)
+    .replace(/^require_root$/m, "")
+    .replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${dir}/bin:$PATH`);
+  fs.writeFileSync(calls, "");
+  const r = spawnSync("bash", ["-c", text], { input: stdin, encoding: "utf8" });
+  return { status: r.status, out: `${r.stdout}${r.stderr}`, calls: fs.readFileSync(calls, "utf8").split("\n") };
+}
+
+const indexOf = (lines: string[], re: RegExp) => lines.findIndex((l) => re.test(l));
+
+describe("haproxy-configure", () => {
+  const vars = () => ({
+    CONFIG_PATH: path.join(dir, "haproxy.cfg"),
+    CONFIG: "global\n  maxconn 100",
+    STATE_FILE: path.join(dir, "state", "servers"),
+    ADMIN_SOCKET: path.join(dir, "admin.sock"),
+  });
+
+  it("never installs or reloads a configuration that `haproxy -c` rejects", () => {
+    stub("haproxy", 'case " $* " in *" -c "*) exit 1 ;; esac');
+    fs.writeFileSync(path.join(dir, "haproxy.cfg"), "the running configuration\n");
+    const r = run("haproxy-configure", vars());
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain("haproxy rejected the rendered configuration");
+    expect(fs.readFileSync(path.join(dir, "haproxy.cfg"), "utf8")).toBe("the running configuration\n");
+    expect(r.calls.some((l) => /systemctl reload/.test(l))).toBe(false);
+  });
+
+  it("checks, installs, saves server states, then reloads a changed configuration", () => {
+    stub("haproxy");
+    const r = run("haproxy-configure", vars());
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "haproxy.cfg"), "utf8")).toBe("global\n  maxconn 100\n");
+    const check = indexOf(r.calls, /^haproxy -c/);
+    const save = indexOf(r.calls, /^socat /);
+    const reload = indexOf(r.calls, /^systemctl reload haproxy/);
+    expect(check).toBeGreaterThanOrEqual(0);
+    expect(check).toBeLessThan(save);
+    expect(save).toBeLessThan(reload);
+  });
+
+  it("does not reload when the configuration is unchanged", () => {
+    stub("haproxy");
+    fs.writeFileSync(path.join(dir, "haproxy.cfg"), "global\n  maxconn 100\n");
+    const r = run("haproxy-configure", vars());
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.calls.some((l) => /systemctl reload/.test(l))).toBe(false);
+  });
+});
+
+describe("install_file", () => {
+  it("reports a change once, then none for the same content", () => {
+    const dest = path.join(dir, "f");
+    const snippet = `write_file ${dest} 0644 root:root "hello"; write_file ${dest} 0644 root:root "hello"; write_file ${dest} 0644 root:root "bye"`;
+    const text = renderScript("haproxy-stop", {})
+      .split("\n# Stop HAProxy")[0]
+      .replace(/^require_root$/m, "")
+      .replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${dir}/bin:$PATH`);
+    const r = spawnSync("bash", ["-c", `${text}\n${snippet}`], { encoding: "utf8" });
+    expect({ status: r.status, out: r.stderr }).toMatchObject({ status: 0 });
+    expect(r.stdout.trim().split("\n")).toEqual(["changed", "unchanged", "changed"]);
+  });
+});
+
+describe("etcd-stop", () => {
+  const vars = { MEMBER: "pg1", CLIENT_URL: "http://10.0.0.11:2379", DATA_DIR: "/nonexistent", PURGE: false };
+  const etcdctl = (leader: boolean) =>
+    stub(
+      "etcdctl",
+      `case "$*" in
+        *"endpoint status"*) echo "http://10.0.0.11:2379, 1111, 3.4.23, 20 kB, ${leader}, false, 2, 8, 8, " ;;
+        *"member list"*) printf '%s\\n' "1111, started, pg1, http://10.0.0.11:2380, http://10.0.0.11:2379, false" "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" ;;
+        *"endpoint health"*) exit 0 ;;
+        *"move-leader"*) exit 0 ;;
+      esac`,
+    );
+
+  it("hands raft leadership to a healthy peer before it stops", () => {
+    etcdctl(true);
+    const r = run("etcd-stop", vars);
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    const move = indexOf(r.calls, /move-leader 2222/);
+    const stop = indexOf(r.calls, /^systemctl disable --now etcd/);
+    expect(move).toBeGreaterThanOrEqual(0);
+    expect(move).toBeLessThan(stop);
+    expect(r.out).toContain("stopping etcd member pg1 (follower: leadership moved to 2222)");
+  });
+
+  it("stops a follower without moving leadership", () => {
+    etcdctl(false);
+    const r = run("etcd-stop", vars);
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(indexOf(r.calls, /move-leader/)).toBe(-1);
+    expect(r.out).toContain("stopping etcd member pg1 (follower)");
+  });
+});
+
+describe("patroni-stop", () => {
+  const config = () => {
+    const file = path.join(dir, "patroni.yml");
+    fs.writeFileSync(file, "restapi:\n  authentication:\n    username: api\n    password: pw\n");
+    return file;
+  };
+  const vars = () => ({
+    MEMBER: "pg2",
+    ROLE: "replica",
+    REST_URL: "http://10.0.0.12:8008",
+    LEADER: "pg1",
+    LEADER_REST_URL: "http://10.0.0.11:8008",
+    CONFIG_PATH: config(),
+    DATA_DIR: path.join(dir, "data"),
+    PURGE: true,
+  });
+  // pg2 is the primary until a switchover is posted; pg1 is a healthy replica until then.
+  const curl = () =>
+    stub(
+      "curl",
+      `flag=${dir}/switched
+      url=\${!#}
+      case "$*" in *"/switchover"*) touch "$flag"; cat >/dev/null; echo 200; exit 0 ;; esac
+      if [ -e "$flag" ]; then primary=http://10.0.0.11:8008; else primary=http://10.0.0.12:8008; fi
+      case "$url" in
+        "$primary/primary") echo -n 200 ;;
+        http://10.0.0.11:8008/replica) [ -e "$flag" ] && echo -n 503 || echo -n 200 ;;
+        *) echo -n 503 ;;
+      esac`,
+    );
+
+  it("hands the primary role back to the bootstrap leader before stopping a replica that holds it", () => {
+    curl();
+    const r = run("patroni-stop", vars());
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    const post = indexOf(r.calls, /^curl .*-X POST .*\/switchover/);
+    const stop = indexOf(r.calls, /^systemctl disable --now patroni/);
+    expect(post).toBeGreaterThanOrEqual(0);
+    expect(post).toBeLessThan(stop);
+    expect(r.out).toContain("pg2 is the primary: switching over to pg1 before stopping");
+  });
+
+  it("keeps the data directory when PostgreSQL still runs on it", () => {
+    curl();
+    fs.mkdirSync(path.join(dir, "data"));
+    fs.writeFileSync(path.join(dir, "data", "postmaster.pid"), `${process.pid}\n`);
+    const r = run("patroni-stop", vars());
+    expect(r.status).not.toBe(0);
+    expect(r.out).toMatch(/PostgreSQL still runs on .*data.*: the directory is kept/);
+    expect(fs.existsSync(path.join(dir, "data", "postmaster.pid"))).toBe(true);
+  });
+});
+
+describe("step commands", () => {
+  it("carry the script's digest, so a changed script runs again and an unchanged one does not", () => {
+    const a = renderRunCommand({ path: "/s/x.sh", sudo: false, script: "echo a" });
+    expect(a).toMatch(/^bash \/s\/x\.sh # patroni-stack script [0-9a-f]{16}$/);
+    expect(renderRunCommand({ path: "/s/x.sh", sudo: false, script: "echo a" })).toBe(a);
+    expect(renderRunCommand({ path: "/s/x.sh", sudo: false, script: "echo b" })).not.toBe(a);
+    const d = renderDeleteCommand({ path: "/s/x.sh", sudo: true, script: "echo a" });
+    expect(renderDeleteCommand({ path: "/s/x.sh", sudo: true, script: "echo b" })).not.toBe(d);
+    expect(d).toMatch(
+      /^if \[ -f \/s\/x\.sh \]; then sudo -n bash \/s\/x\.sh; else .* nothing to undo"; fi # [0-9a-f]{16}$/,
+    );
+  });
+
+  it("show what the step applies as comment lines, for previews", () => {
+    const c = renderRunCommand({ path: "/s/x.sh", sudo: false, script: "s", shows: "# header\nmaxconn 200\n" });
+    expect(c.split("\n").slice(1)).toEqual(["#   header", "#   maxconn 200"]);
+  });
+});
