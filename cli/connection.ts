@@ -26,7 +26,9 @@ export function announce(dir: string, stack: string, outputs: Record<string, unk
   if (!file) return;
   const urls = outputs as unknown as ClientUrls;
   const stats = typeof outputs.statsUrl === "string" ? outputs.statsUrl : undefined;
-  console.log(`\n${renderConnectionHints(urls, path.relative(process.cwd(), file) || file, stats)}`);
+  const relative = path.relative(process.cwd(), file);
+  const shown = relative.startsWith("..") ? file : relative;
+  console.log(`\n${renderConnectionHints(urls, shown, stats)}`);
 }
 
 if (require.main === module) {
