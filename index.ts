@@ -28,7 +28,6 @@ const hosts =
 const cluster = new PatroniCluster(settings.cluster.scope, {
   plan,
   hosts,
-  clientEndpoint: local?.clientEndpoint,
 });
 
 export const readWriteUrl = cluster.readWriteUrl;

@@ -1,8 +1,10 @@
 /**
- * Pure planning: from resolved settings to who runs what, where, on which ports.
- * Components consume the plan; unit tests check it without Pulumi.
+ * Pure planning: from resolved settings to who runs what, where, on which ports. The plan is
+ * complete: every member, router and host carries what the components and renderers need
+ * (endpoints, ports, SSH target, the local mode folded in), so nothing downstream reaches back
+ * into the settings. Unit tests check it without Pulumi.
  */
-import { HostSettings, ResolvedSettings } from "./config";
+import { BASE_PARAMETERS, HostSettings, ResolvedSettings } from "./config";
 
 export interface SshEndpoint {
   host: string;
@@ -11,15 +13,24 @@ export interface SshEndpoint {
   sudo: boolean;
 }
 
+/** A port of a local host published on 127.0.0.1. */
+export interface PublishedPort {
+  internal: number;
+  external: number;
+}
+
 export interface HostSpec {
   name: string;
-  /** Position in `patroni-stack:hosts` (local mode derives published ports from it). */
+  /** Position in `patroni-stack:hosts`. */
   index: number;
   address: string;
+  /** Where SSH reaches the host (on local stacks: a port published on 127.0.0.1). */
   ssh: SshEndpoint;
   tags: HostSettings["tags"];
   /** Where uploaded scripts and files are staged before they are installed. */
   stageDir: string;
+  /** Local stacks: the ports Docker publishes on 127.0.0.1 (SSH, and HAProxy's on the first router). */
+  published: PublishedPort[];
 }
 
 export interface EtcdMemberSpec {
@@ -33,6 +44,10 @@ export interface PatroniMemberSpec {
   name: string;
   host: HostSpec;
   role: "leader" | "replica";
+  /** Patroni's REST API, e.g. `http://10.0.0.11:8008`. */
+  restUrl: string;
+  /** Where PostgreSQL listens for other members and routers. */
+  postgres: { address: string; port: number };
 }
 
 export interface RouterSpec {
@@ -41,10 +56,34 @@ export interface RouterSpec {
   backends: PatroniMemberSpec[];
 }
 
+/** Where clients reach the stack's first router. */
+export interface ClientEndpoint {
+  host: string;
+  readWritePort: number;
+  readOnlyPort: number;
+  statsPort: number;
+}
+
+/** What Patroni's dynamic configuration is made of (./configs/dcs.ts renders it). */
+export interface DcsSpec {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
+  maximumLagOnFailover: number;
+  synchronousMode: boolean;
+  failsafeMode: boolean;
+  usePgRewind: boolean;
+  /** PostgreSQL parameters, the stack's defaults merged with the config's. */
+  parameters: Record<string, string | number | boolean>;
+  restartPolicy: "rolling" | "manual";
+}
+
+export type EtcdSettings = ResolvedSettings["etcd"];
+export type HaproxySettings = ResolvedSettings["haproxy"];
+
 export interface ClusterPlan {
-  settings: ResolvedSettings;
   hosts: HostSpec[];
-  etcd: {
+  etcd: EtcdSettings & {
     members: EtcdMemberSpec[];
     /** `name=peerUrl,...` in member order, identical on every member. */
     initialCluster: string;
@@ -55,51 +94,139 @@ export interface ClusterPlan {
     leader: PatroniMemberSpec;
     replicas: PatroniMemberSpec[];
     members: PatroniMemberSpec[];
+    dcs: DcsSpec;
+    scope: string;
+    namespace: string;
+    /** `address:port` of every etcd member, for Patroni's `etcd3.hosts`. */
+    etcdHosts: string[];
+    dataDir: string;
+    /** pg_hba lines the stack config adds after the ones the cluster needs. */
+    extraHba: string[];
+    initdb: ResolvedSettings["postgresql"]["initdb"];
+    /** PostgreSQL's major version, and the packages of PostgreSQL and Patroni per OS family. */
+    pgVersion: number;
+    packages: { debian: string[]; rhel: string[] };
+    /** Extra roles created on the primary. */
+    users: ResolvedSettings["postgresql"]["users"];
   };
+  /** `cluster.onDestroy: purge`: destroy removes data directories too. */
+  purgeOnDestroy: boolean;
   routers: RouterSpec[];
+  haproxy: HaproxySettings;
+  client: ClientEndpoint;
 }
 
-export function planHost(h: HostSettings, index: number): HostSpec {
-  const user = h.ssh.user;
+export function planHost(h: HostSettings, index: number, local?: ResolvedSettings["local"]): HostSpec {
+  const user = local ? "root" : h.ssh.user;
+  const ssh = local
+    ? { host: "127.0.0.1", port: local.sshPortBase + index, user, sudo: false }
+    : { host: h.ssh.host ?? h.address, port: h.ssh.port, user, sudo: h.ssh.sudo ?? user !== "root" };
   return {
     name: h.name,
     index,
     address: h.address,
-    ssh: { host: h.ssh.host ?? h.address, port: h.ssh.port, user, sudo: h.ssh.sudo ?? user !== "root" },
+    ssh,
     tags: h.tags,
     stageDir: user === "root" ? "/root/.patroni-stack" : `/home/${user}/.patroni-stack`,
+    published: local ? [{ internal: 22, external: ssh.port }] : [],
+  };
+}
+
+export function planDcs(settings: ResolvedSettings): DcsSpec {
+  const p = settings.patroni;
+  return {
+    ttl: p.ttl,
+    loopWait: p.loopWait,
+    retryTimeout: p.retryTimeout,
+    maximumLagOnFailover: p.maximumLagOnFailover,
+    synchronousMode: p.synchronousMode,
+    failsafeMode: p.failsafeMode,
+    usePgRewind: p.usePgRewind,
+    parameters: { ...BASE_PARAMETERS, ...settings.postgresql.parameters },
+    restartPolicy: settings.postgresql.restartPolicy,
   };
 }
 
 export function planCluster(settings: ResolvedSettings): ClusterPlan {
-  const hosts = settings.hosts.map(planHost);
+  const local = settings.local;
+  const hosts = settings.hosts.map((h, i) => planHost(h, i, local));
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const lookup = (name: string): HostSpec => {
     const host = byName.get(name);
     if (!host) throw new Error(`unknown host '${name}' (validation should have caught this)`);
     return host;
   };
+  const { etcd, haproxy, patroni, postgresql } = settings;
 
   const members = settings.roles.etcd.map(lookup).map((host) => ({
     name: host.name,
     host,
-    clientUrl: `http://${host.address}:${settings.etcd.clientPort}`,
-    peerUrl: `http://${host.address}:${settings.etcd.peerPort}`,
+    clientUrl: `http://${host.address}:${etcd.clientPort}`,
+    peerUrl: `http://${host.address}:${etcd.peerPort}`,
   }));
 
-  const patroniMembers = settings.roles.patroni
+  const patroniMembers = settings.roles.patroni.map(lookup).map((host, i): PatroniMemberSpec => ({
+    name: host.name,
+    host,
+    role: i === 0 ? "leader" : "replica",
+    restUrl: `http://${host.address}:${patroni.restApiPort}`,
+    postgres: { address: host.address, port: postgresql.port },
+  }));
+
+  const routers = settings.roles.haproxy
     .map(lookup)
-    .map((host, i): PatroniMemberSpec => ({ name: host.name, host, role: i === 0 ? "leader" : "replica" }));
+    .map((host) => ({ name: host.name, host, backends: patroniMembers }));
+  const ports = {
+    readWritePort: haproxy.readWritePort,
+    readOnlyPort: haproxy.readOnlyPort,
+    statsPort: haproxy.statsPort,
+  };
+  let client: ClientEndpoint = { host: routers[0].host.address, ...ports };
+  if (local) {
+    // The first router's HAProxy ports are published on 127.0.0.1, shifted by portOffset.
+    client = {
+      host: "127.0.0.1",
+      readWritePort: ports.readWritePort + local.portOffset,
+      readOnlyPort: ports.readOnlyPort + local.portOffset,
+      statsPort: ports.statsPort + local.portOffset,
+    };
+    routers[0].host.published.push(
+      ...Object.keys(ports).map((k) => {
+        const key = k as keyof typeof ports;
+        return { internal: ports[key], external: client[key] };
+      }),
+    );
+  }
 
   return {
-    settings,
     hosts,
     etcd: {
+      ...etcd,
       members,
       initialCluster: members.map((m) => `${m.name}=${m.peerUrl}`).join(","),
-      clientEndpoints: members.map((m) => `${m.host.address}:${settings.etcd.clientPort}`),
+      clientEndpoints: members.map((m) => `${m.host.address}:${etcd.clientPort}`),
     },
-    patroni: { leader: patroniMembers[0], replicas: patroniMembers.slice(1), members: patroniMembers },
-    routers: settings.roles.haproxy.map(lookup).map((host) => ({ name: host.name, host, backends: patroniMembers })),
+    patroni: {
+      leader: patroniMembers[0],
+      replicas: patroniMembers.slice(1),
+      members: patroniMembers,
+      dcs: planDcs(settings),
+      scope: settings.cluster.scope,
+      namespace: settings.cluster.namespace,
+      etcdHosts: members.map((m) => `${m.host.address}:${etcd.clientPort}`),
+      dataDir: postgresql.dataDir,
+      extraHba: postgresql.pgHba,
+      initdb: postgresql.initdb,
+      pgVersion: postgresql.version,
+      users: postgresql.users,
+      packages: {
+        debian: [...postgresql.packages.debian, ...patroni.packages.debian],
+        rhel: [...postgresql.packages.rhel, ...patroni.packages.rhel],
+      },
+    },
+    purgeOnDestroy: settings.cluster.onDestroy === "purge",
+    routers,
+    haproxy,
+    client,
   };
 }

@@ -30,7 +30,7 @@ export class EtcdNode extends pulumi.ComponentResource {
   constructor(name: string, args: EtcdNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:EtcdNode", name, {}, opts);
     const { member, plan, access } = args;
-    const etcd = plan.settings.etcd;
+    const etcd = plan.etcd;
     const steps = lifecycleSteps(this, name, member.host, access);
     const install = steps("install", {
       file: "etcd-install.sh",
@@ -40,7 +40,7 @@ export class EtcdNode extends pulumi.ComponentResource {
         CONFIG_PATH: ETCD_CONFIG_PATH,
       }),
     });
-    const config = renderEtcdConfig(member, plan);
+    const config = renderEtcdConfig(member, plan.etcd);
     const configure = steps(
       "configure",
       {
@@ -83,7 +83,7 @@ export class EtcdNode extends pulumi.ComponentResource {
           MEMBER: member.name,
           CLIENT_URL: member.clientUrl,
           DATA_DIR: etcd.dataDir,
-          PURGE: plan.settings.cluster.onDestroy === "purge",
+          PURGE: plan.purgeOnDestroy,
         }),
       },
       [start, ...(args.stopsBefore ?? []).map((n) => n.stop)],

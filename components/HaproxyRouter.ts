@@ -34,14 +34,14 @@ export class HaproxyRouter extends pulumi.ComponentResource {
   constructor(name: string, args: HaproxyRouterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:HaproxyRouter", name, {}, opts);
     const { router, plan, access } = args;
-    const h = plan.settings.haproxy;
+    const h = plan.haproxy;
     const host = router.host;
     const steps = lifecycleSteps(this, name, host, access);
     const install = steps("install", {
       file: "haproxy-install.sh",
       script: renderScript("haproxy-install", { PACKAGES_DEBIAN: h.packages.debian, PACKAGES_RHEL: h.packages.rhel }),
     });
-    const config = renderHaproxyConfig(router, plan);
+    const config = renderHaproxyConfig(router, plan.haproxy);
     const configure = steps(
       "configure",
       {

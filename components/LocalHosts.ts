@@ -8,9 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { Settings } from "../config";
-import { ClusterPlan, HostSpec } from "../plan";
+import { ClusterPlan } from "../plan";
 import { HostAccess, sshConnection } from "./connection";
-import { ClientEndpoint } from "./PatroniCluster";
 import { ed25519KeyPair } from "./sshKey";
 
 export type LocalSettings = NonNullable<Settings["local"]>;
@@ -35,21 +34,8 @@ export function hostImageNames(suite: string) {
   return { base: `patroni-stack/debian:${suite}`, host: `patroni-stack/host:${suite}` };
 }
 
-/** Published ports of host `index`: SSH always, HAProxy's on the first router. */
-export function publishedPorts(host: HostSpec, plan: ClusterPlan, local: LocalSettings) {
-  const ports = [{ internal: 22, external: local.sshPortBase + host.index }];
-  if (plan.routers[0]?.host.name === host.name) {
-    const h = plan.settings.haproxy;
-    for (const p of [h.readWritePort, h.readOnlyPort, h.statsPort]) {
-      ports.push({ internal: p, external: p + local.portOffset });
-    }
-  }
-  return ports;
-}
-
 export class LocalHosts extends pulumi.ComponentResource {
   readonly hosts: Record<string, HostAccess>;
-  readonly clientEndpoint: ClientEndpoint;
   readonly privateKey: pulumi.Output<string>;
   readonly networkName: pulumi.Output<string>;
 
@@ -103,7 +89,7 @@ export class LocalHosts extends pulumi.ComponentResource {
           volumes: [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup", readOnly: false }],
           tmpfs: { "/run": "rw", "/run/lock": "rw", "/tmp": "rw,exec" },
           networksAdvanced: [{ name: network.name, ipv4Address: host.address }],
-          ports: publishedPorts(host, plan, local).map((p) => ({ ...p, ip: "127.0.0.1" })),
+          ports: host.published.map((p) => ({ ...p, ip: "127.0.0.1" })),
           uploads: [{ file: "/root/.ssh/authorized_keys", content: keys.publicKey, permissions: "0600" }],
           mustRun: true,
           destroyGraceSeconds: 20,
@@ -111,21 +97,11 @@ export class LocalHosts extends pulumi.ComponentResource {
         { parent: this, ignoreChanges: ["image"] },
       );
       this.hosts[host.name] = {
-        connection: sshConnection(
-          { host: "127.0.0.1", port: local.sshPortBase + host.index, user: "root" },
-          { privateKey },
-        ),
+        connection: sshConnection(host.ssh, { privateKey }),
         identity: container.id,
       };
     }
 
-    const h = plan.settings.haproxy;
-    this.clientEndpoint = {
-      host: "127.0.0.1",
-      readWritePort: h.readWritePort + local.portOffset,
-      readOnlyPort: h.readOnlyPort + local.portOffset,
-      statsPort: h.statsPort + local.portOffset,
-    };
     this.privateKey = privateKey;
     this.networkName = network.name;
     this.registerOutputs({ networkName: this.networkName });

@@ -4,8 +4,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ClusterPlan } from "../plan";
+import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import { PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
+import { renderRolesInput } from "../configs/roles";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./connection";
 import { EtcdNode } from "./EtcdNode";
@@ -14,19 +15,10 @@ import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
 import { PatroniNode } from "./PatroniNode";
 import { RemoteScript } from "./RemoteScript";
 
-/** Where clients reach the first router (local stacks publish it on 127.0.0.1). */
-export interface ClientEndpoint {
-  host: string;
-  readWritePort: number;
-  readOnlyPort: number;
-  statsPort: number;
-}
-
 export interface PatroniClusterArgs {
   plan: ClusterPlan;
   /** How to reach each host, by host name. */
   hosts: Record<string, HostAccess>;
-  clientEndpoint?: ClientEndpoint;
 }
 
 export class PatroniCluster extends pulumi.ComponentResource {
@@ -40,41 +32,44 @@ export class PatroniCluster extends pulumi.ComponentResource {
   readonly superuserPassword: pulumi.Output<string>;
   readonly userPasswords: pulumi.Output<Record<string, string>>;
 
-  constructor(name: string, args: PatroniClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("patroni-stack:cluster:PatroniCluster", name, {}, opts);
+  constructor(
+    private readonly clusterName: string,
+    private readonly args: PatroniClusterArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("patroni-stack:cluster:PatroniCluster", clusterName, {}, opts);
     const { plan } = args;
-    const s = plan.settings;
-    const access = (host: string): HostAccess => {
-      const c = args.hosts[host];
-      if (!c) throw new Error(`no SSH connection for host '${host}'`);
-      return c;
-    };
-    const password = (purpose: string) =>
-      new random.RandomPassword(`${name}-${purpose}-password`, { length: 32, special: false }, { parent: this }).result;
-
+    const name = clusterName;
     const secrets: pulumi.Output<PatroniSecrets> = pulumi.secret(
       pulumi
-        .all([password("superuser"), password("replication"), password("rewind"), password("restapi")])
+        .all([
+          this.password("superuser"),
+          this.password("replication"),
+          this.password("rewind"),
+          this.password("restapi"),
+        ])
         .apply(([superuser, replication, rewind, restApi]) => ({ superuser, replication, rewind, restApi })),
     );
 
+    // etcd members stop in a chain on destroy: each after the one planned after it.
     const etcdNodes: EtcdNode[] = [];
     for (const member of plan.etcd.members) {
       const previous = etcdNodes[etcdNodes.length - 1];
+      const access = this.access(member.host.name);
       etcdNodes.push(
         new EtcdNode(
           `${name}-etcd-${member.name}`,
-          { member, plan, access: access(member.host.name), stopsBefore: previous ? [previous] : [] },
+          { member, plan, access, stopsBefore: previous ? [previous] : [] },
           { parent: this },
         ),
       );
     }
 
     // Installs and configs run in parallel everywhere; only the starts are ordered.
-    const patroniNode = (member: ClusterPlan["patroni"]["leader"], startAfter: pulumi.Resource[]) =>
+    const patroniNode = (member: PatroniMemberSpec, startAfter: pulumi.Resource[]) =>
       new PatroniNode(
         `${name}-patroni-${member.name}`,
-        { member, plan, access: access(member.host.name), secrets, startAfter },
+        { member, plan, access: this.access(member.host.name), secrets, startAfter },
         { parent: this },
       );
     const leader = patroniNode(plan.patroni.leader, etcdNodes);
@@ -83,52 +78,21 @@ export class PatroniCluster extends pulumi.ComponentResource {
     // Day-2 parameter and DCS changes, once every member is up.
     new PatroniDynamicConfig(
       `${name}-dcs`,
-      { plan, access: access(plan.patroni.leader.host.name), members: [leader, ...replicas] },
+      { plan, access: this.access(plan.patroni.leader.host.name), members: [leader, ...replicas] },
       { parent: this },
     );
-
-    const users = s.postgresql.users.map((u) => ({ user: u, password: password(`user-${u.name}`) }));
-    new RemoteScript(
-      `${name}-roles`,
-      {
-        host: plan.patroni.leader.host,
-        access: access(plan.patroni.leader.host.name),
-        file: "postgres-roles.sh",
-        script: renderScript("postgres-roles", {
-          HOSTS: plan.patroni.members.map((m) => m.host.address).join(","),
-          PG_PORT: s.postgresql.port,
-          SUPERUSER: SYSTEM_USERS.superuser,
-        }),
-        stdin: pulumi.secret(
-          pulumi
-            .all([secrets, pulumi.all(users.map((u) => u.password))])
-            .apply(
-              ([sec, pws]) =>
-                [
-                  sec.superuser,
-                  ...users.map((u, i) => `${u.user.name}\t${pws[i]}\t${u.user.options.join(" ").toUpperCase()}`),
-                ].join("\n") + "\n",
-            ),
-        ),
-      },
-      { parent: this, dependsOn: [leader] },
-    );
+    const userPasswords = this.roles(secrets, leader);
 
     const routers = plan.routers.map(
       (router) =>
         new HaproxyRouter(
           `${name}-haproxy-${router.name}`,
-          { router, plan, access: access(router.host.name), startAfter: [leader, ...replicas] },
+          { router, plan, access: this.access(router.host.name), startAfter: [leader, ...replicas] },
           { parent: this },
         ),
     );
 
-    const endpoint: ClientEndpoint = args.clientEndpoint ?? {
-      host: plan.routers[0].host.address,
-      readWritePort: s.haproxy.readWritePort,
-      readOnlyPort: s.haproxy.readOnlyPort,
-      statsPort: s.haproxy.statsPort,
-    };
+    const endpoint = plan.client;
     const url = (port: number) =>
       pulumi.secret(
         secrets.apply(
@@ -144,15 +108,55 @@ export class PatroniCluster extends pulumi.ComponentResource {
     this.readOnlyUrl = url(endpoint.readOnlyPort);
     this.statsUrl = `http://${endpoint.host}:${endpoint.statsPort}/`;
     this.superuserPassword = pulumi.secret(secrets.apply((sec) => sec.superuser));
-    this.userPasswords = pulumi.secret(
-      pulumi
-        .all(users.map((u) => u.password))
-        .apply((pws) => Object.fromEntries(users.map((u, i) => [u.user.name, pws[i]]))),
-    );
+    this.userPasswords = userPasswords;
     this.registerOutputs({
       readWriteUrl: this.readWriteUrl,
       readOnlyUrl: this.readOnlyUrl,
       statsUrl: this.statsUrl,
     });
+  }
+
+  private access(host: string): HostAccess {
+    const found = this.args.hosts[host];
+    if (!found) throw new Error(`no SSH connection for host '${host}'`);
+    return found;
+  }
+
+  private password(purpose: string): pulumi.Output<string> {
+    return new random.RandomPassword(
+      `${this.clusterName}-${purpose}-password`,
+      { length: 32, special: false },
+      { parent: this },
+    ).result;
+  }
+
+  /** The extra roles, created or updated on the primary once the leader is up; their passwords. */
+  private roles(secrets: pulumi.Output<PatroniSecrets>, leader: PatroniNode) {
+    const { plan } = this.args;
+    const users = plan.patroni.users;
+    const passwords = pulumi.all(users.map((u) => this.password(`user-${u.name}`)));
+    new RemoteScript(
+      `${this.clusterName}-roles`,
+      {
+        host: plan.patroni.leader.host,
+        access: this.access(plan.patroni.leader.host.name),
+        file: "postgres-roles.sh",
+        script: renderScript("postgres-roles", {
+          HOSTS: plan.patroni.members.map((m) => m.postgres.address).join(","),
+          PG_PORT: plan.patroni.leader.postgres.port,
+          SUPERUSER: SYSTEM_USERS.superuser,
+        }),
+        stdin: pulumi.secret(
+          pulumi.all([secrets, passwords]).apply(([sec, pws]) =>
+            renderRolesInput(
+              sec.superuser,
+              users.map((u, i) => ({ name: u.name, password: pws[i], options: u.options })),
+            ),
+          ),
+        ),
+      },
+      { parent: this, dependsOn: [leader] },
+    );
+    return pulumi.secret(passwords.apply((pws) => Object.fromEntries(users.map((u, i) => [u.name, pws[i]]))));
   }
 }

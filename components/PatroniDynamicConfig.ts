@@ -34,21 +34,20 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
   constructor(name: string, args: PatroniDynamicConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:PatroniDynamicConfig", name, {}, opts);
     const { plan } = args;
-    const s = plan.settings;
     const step = new RemoteScript(
       `${name}-apply`,
       {
         host: plan.patroni.leader.host,
         access: args.access,
         file: "patroni-dcs.sh",
-        shows: renderDynamicConfigFile(s),
+        shows: renderDynamicConfigFile(plan.patroni.dcs),
         script: renderScript("patroni-dcs", {
-          DESIRED: renderDynamicConfigFile(s),
-          MEMBERS: plan.patroni.members.map((m) => `${m.name}=http://${m.host.address}:${s.patroni.restApiPort}`),
+          DESIRED: renderDynamicConfigFile(plan.patroni.dcs),
+          MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
           CONFIG_PATH: PATRONI_CONFIG_PATH,
-          RESTART_POLICY: s.postgresql.restartPolicy,
+          RESTART_POLICY: plan.patroni.dcs.restartPolicy,
           STATE_FILE: MANAGED_PARAMETERS_STATE,
-          LOOP_WAIT: s.patroni.loopWait,
+          LOOP_WAIT: plan.patroni.dcs.loopWait,
           TIMEOUT: args.timeout ?? 300,
         }),
       },

@@ -47,17 +47,17 @@ export class PatroniNode extends pulumi.ComponentResource {
   constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:PatroniNode", name, {}, opts);
     const { member, plan, access } = args;
-    const pg = plan.settings.postgresql;
+    const pg = plan.patroni;
     const host = member.host;
-    const restUrl = `http://${host.address}:${plan.settings.patroni.restApiPort}`;
+    const restUrl = member.restUrl;
 
     const steps = lifecycleSteps(this, name, host, access);
     const install = steps("install", {
       file: "patroni-install.sh",
       script: renderScript("patroni-install", {
-        PG_VERSION: pg.version,
-        PACKAGES_DEBIAN: [...pg.packages.debian, ...plan.settings.patroni.packages.debian],
-        PACKAGES_RHEL: [...pg.packages.rhel, ...plan.settings.patroni.packages.rhel],
+        PG_VERSION: pg.pgVersion,
+        PACKAGES_DEBIAN: pg.packages.debian,
+        PACKAGES_RHEL: pg.packages.rhel,
         DATA_DIR: pg.dataDir,
         PG_BIN_LINK,
         PGPASS_DIR: PGPASS_PATH.replace(/\/[^/]+$/, ""),
@@ -72,7 +72,7 @@ export class PatroniNode extends pulumi.ComponentResource {
       {
         ...boundTo(access).inputs,
         remotePath: bootstrapPath,
-        source: new pulumi.asset.StringAsset(renderPatroniBootstrap(plan)),
+        source: new pulumi.asset.StringAsset(renderPatroniBootstrap(plan.patroni)),
       },
       { ...boundTo(access).options, parent: this, ignoreChanges: ["source"] },
     );
@@ -85,8 +85,8 @@ export class PatroniNode extends pulumi.ComponentResource {
           BOOTSTRAP_PATH: bootstrapPath,
           UNIT: renderPatroniUnit(PATRONI_CONFIG_PATH),
         }),
-        shows: renderPatroniConfig(member, plan, HIDDEN_SECRETS),
-        stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan, s))),
+        shows: renderPatroniConfig(member, plan.patroni, HIDDEN_SECRETS),
+        stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan.patroni, s))),
       },
       [install, bootstrap],
     );
@@ -98,7 +98,7 @@ export class PatroniNode extends pulumi.ComponentResource {
           MEMBER: member.name,
           ROLE: member.role,
           REST_URL: restUrl,
-          PG_PORT: pg.port,
+          PG_PORT: member.postgres.port,
           SOCKET_DIR,
           TIMEOUT: args.timeout ?? 300,
         }),
@@ -115,10 +115,10 @@ export class PatroniNode extends pulumi.ComponentResource {
           ROLE: member.role,
           REST_URL: restUrl,
           LEADER: plan.patroni.leader.name,
-          LEADER_REST_URL: `http://${plan.patroni.leader.host.address}:${plan.settings.patroni.restApiPort}`,
+          LEADER_REST_URL: plan.patroni.leader.restUrl,
           CONFIG_PATH: PATRONI_CONFIG_PATH,
           DATA_DIR: pg.dataDir,
-          PURGE: plan.settings.cluster.onDestroy === "purge",
+          PURGE: plan.purgeOnDestroy,
         }),
       },
       [start],

@@ -5,7 +5,7 @@
  * with `PATCH /config` on later changes, so both paths agree on names and values.
  */
 import { Document, isMap, isScalar } from "yaml";
-import { BASE_PARAMETERS, ResolvedSettings } from "../config";
+import { DcsSpec } from "../plan";
 
 export type ParameterValue = string | number | boolean;
 
@@ -89,8 +89,7 @@ function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export function renderDynamicConfig(settings: ResolvedSettings): DynamicConfig {
-  const p = settings.patroni;
+export function renderDynamicConfig(p: DcsSpec): DynamicConfig {
   return {
     ttl: p.ttl,
     loop_wait: p.loopWait,
@@ -101,7 +100,7 @@ export function renderDynamicConfig(settings: ResolvedSettings): DynamicConfig {
     postgresql: {
       use_pg_rewind: p.usePgRewind,
       use_slots: true,
-      parameters: sortedRecord({ ...BASE_PARAMETERS, ...settings.postgresql.parameters }),
+      parameters: sortedRecord(p.parameters),
     },
   };
 }
@@ -111,8 +110,8 @@ export function renderDynamicConfig(settings: ResolvedSettings): DynamicConfig {
  * only takes effect after a restart carries a comment saying so, and the header names what the
  * restart policy will do, so a `pulumi preview` diff of this file tells what an `up` will do.
  */
-export function renderDynamicConfigFile(settings: ResolvedSettings): string {
-  const doc = new Document(renderDynamicConfig(settings));
+export function renderDynamicConfigFile(dcs: DcsSpec): string {
+  const doc = new Document(renderDynamicConfig(dcs));
   const parameters = doc.getIn(["postgresql", "parameters"], true);
   if (isMap(parameters)) {
     for (const pair of parameters.items) {
@@ -122,7 +121,7 @@ export function renderDynamicConfigFile(settings: ResolvedSettings): string {
     }
   }
   const policy =
-    settings.postgresql.restartPolicy === "rolling"
+    dcs.restartPolicy === "rolling"
       ? "rolling: members pending a restart restart one at a time, replicas first, then the leader"
       : "manual: members pending a restart are reported, not restarted";
   doc.commentBefore = [

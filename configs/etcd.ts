@@ -4,8 +4,13 @@ import { ClusterPlan, EtcdMemberSpec } from "../plan";
 
 export const ETCD_CONFIG_PATH = "/etc/etcd/patroni-stack.conf.yml";
 
-export function renderEtcdConfig(member: EtcdMemberSpec, plan: ClusterPlan): string {
-  const etcd = plan.settings.etcd;
+/** What one member's file needs: the member, and the cluster's list, token, ports and data dir. */
+export type EtcdClusterSpec = Pick<
+  ClusterPlan["etcd"],
+  "initialCluster" | "token" | "dataDir" | "clientPort" | "peerPort"
+>;
+
+export function renderEtcdConfig(member: Omit<EtcdMemberSpec, "host">, etcd: EtcdClusterSpec): string {
   const config = {
     name: member.name,
     "data-dir": etcd.dataDir,
@@ -13,7 +18,7 @@ export function renderEtcdConfig(member: EtcdMemberSpec, plan: ClusterPlan): str
     "listen-client-urls": `${member.clientUrl},http://127.0.0.1:${etcd.clientPort}`,
     "advertise-client-urls": member.clientUrl,
     "initial-advertise-peer-urls": member.peerUrl,
-    "initial-cluster": plan.etcd.initialCluster,
+    "initial-cluster": etcd.initialCluster,
     "initial-cluster-state": "new",
     "initial-cluster-token": etcd.token,
     // Patroni's etcd3 client speaks the JSON gateway; with a config file etcd 3.4 leaves it off.

@@ -2,7 +2,7 @@
  * haproxy.cfg: a read-write listener on Patroni's `/primary`, a read-only listener balanced over
  * `/replica`, and a stats page. Sections are data; `renderHaproxyConfig` only formats them.
  */
-import { ClusterPlan, RouterSpec } from "../plan";
+import { HaproxySettings, RouterSpec } from "../plan";
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const READ_WRITE_LISTENER = "postgres_rw";
@@ -16,8 +16,7 @@ interface Section {
   lines: string[];
 }
 
-function listener(name: string, port: number, check: string, plan: ClusterPlan, router: RouterSpec): Section {
-  const h = plan.settings.haproxy;
+function listener(name: string, port: number, check: string, h: HaproxySettings, router: RouterSpec): Section {
   const fastinter = h.check.fastinter ? ` fastinter ${h.check.fastinter}` : "";
   return {
     header: `listen ${name}`,
@@ -29,14 +28,13 @@ function listener(name: string, port: number, check: string, plan: ClusterPlan, 
       `default-server inter ${h.check.inter}${fastinter} fall ${h.check.fall} rise ${h.check.rise} on-marked-down shutdown-sessions`,
       ...router.backends.map(
         (b) =>
-          `server ${b.name} ${b.host.address}:${plan.settings.postgresql.port} maxconn ${h.serverMaxconn} check port ${plan.settings.patroni.restApiPort}`,
+          `server ${b.name} ${b.postgres.address}:${b.postgres.port} maxconn ${h.serverMaxconn} check port ${new URL(b.restUrl).port}`,
       ),
     ],
   };
 }
 
-export function haproxySections(router: RouterSpec, plan: ClusterPlan): Section[] {
-  const h = plan.settings.haproxy;
+export function haproxySections(router: RouterSpec, h: HaproxySettings): Section[] {
   return [
     {
       header: "global",
@@ -66,13 +64,13 @@ export function haproxySections(router: RouterSpec, plan: ClusterPlan): Section[
       header: "listen stats",
       lines: ["mode http", `bind *:${h.statsPort}`, "stats enable", "stats uri /", "stats refresh 5s"],
     },
-    listener(READ_WRITE_LISTENER, h.readWritePort, "/primary", plan, router),
-    listener(READ_ONLY_LISTENER, h.readOnlyPort, "/replica", plan, router),
+    listener(READ_WRITE_LISTENER, h.readWritePort, "/primary", h, router),
+    listener(READ_ONLY_LISTENER, h.readOnlyPort, "/replica", h, router),
   ];
 }
 
-export function renderHaproxyConfig(router: RouterSpec, plan: ClusterPlan): string {
-  const body = haproxySections(router, plan)
+export function renderHaproxyConfig(router: RouterSpec, haproxy: HaproxySettings): string {
+  const body = haproxySections(router, haproxy)
     .map((s) => [s.header, ...s.lines.map((l) => `    ${l}`)].join("\n"))
     .join("\n\n");
   return `# HAProxy on ${router.name}: managed by patroni-stack, changes are overwritten\n${body}\n`;

@@ -8,6 +8,12 @@ import { stringify } from "yaml";
 import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import { renderDynamicConfig } from "./dcs";
 
+/** What every member's patroni.yml shares (a part of the plan). */
+export type PatroniClusterSpec = Pick<
+  ClusterPlan["patroni"],
+  "scope" | "namespace" | "etcdHosts" | "dataDir" | "members" | "extraHba"
+>;
+
 export const PATRONI_CONFIG_PATH = "/etc/patroni/patroni.yml";
 /** A stable path to the PostgreSQL binaries of either OS family (the install script links it). */
 export const PG_BIN_LINK = "/usr/local/lib/patroni-stack/pgbin";
@@ -27,35 +33,39 @@ export interface PatroniSecrets {
 export const RESTAPI_USER = "patroni";
 
 /** pg_hba lines: local peer for the OS superuser, then each member for replication and rewind. */
-export function renderPgHba(plan: ClusterPlan): string[] {
-  const members = plan.patroni.members.map((m) => `${m.host.address}/32`);
+export function renderPgHba(cluster: Pick<PatroniClusterSpec, "members" | "extraHba">): string[] {
+  const members = cluster.members.map((m) => `${m.postgres.address}/32`);
   return [
     `local all ${SYSTEM_USERS.superuser} peer`,
     "local all all scram-sha-256",
     "host all all 127.0.0.1/32 scram-sha-256",
     ...members.map((cidr) => `host replication ${SYSTEM_USERS.replication} ${cidr} scram-sha-256`),
     ...members.map((cidr) => `host all ${SYSTEM_USERS.superuser},${SYSTEM_USERS.rewind} ${cidr} scram-sha-256`),
-    ...plan.settings.postgresql.pgHba,
+    ...cluster.extraHba,
   ];
 }
 
-export function renderPatroniConfig(member: PatroniMemberSpec, plan: ClusterPlan, secrets: PatroniSecrets): string {
-  const s = plan.settings;
-  const address = member.host.address;
+export function renderPatroniConfig(
+  member: PatroniMemberSpec,
+  cluster: PatroniClusterSpec,
+  secrets: PatroniSecrets,
+): string {
+  const rest = new URL(member.restUrl).host;
+  const { address, port } = member.postgres;
   const config = {
-    scope: s.cluster.scope,
-    namespace: s.cluster.namespace,
+    scope: cluster.scope,
+    namespace: cluster.namespace,
     name: member.name,
     restapi: {
-      listen: `${address}:${s.patroni.restApiPort}`,
-      connect_address: `${address}:${s.patroni.restApiPort}`,
+      listen: rest,
+      connect_address: rest,
       authentication: { username: RESTAPI_USER, password: secrets.restApi },
     },
-    etcd3: { hosts: plan.etcd.clientEndpoints },
+    etcd3: { hosts: cluster.etcdHosts },
     postgresql: {
-      listen: `${address},127.0.0.1:${s.postgresql.port}`,
-      connect_address: `${address}:${s.postgresql.port}`,
-      data_dir: s.postgresql.dataDir,
+      listen: `${address},127.0.0.1:${port}`,
+      connect_address: `${address}:${port}`,
+      data_dir: cluster.dataDir,
       bin_dir: PG_BIN_LINK,
       pgpass: PGPASS_PATH,
       authentication: {
@@ -64,7 +74,7 @@ export function renderPatroniConfig(member: PatroniMemberSpec, plan: ClusterPlan
         rewind: { username: SYSTEM_USERS.rewind, password: secrets.rewind },
       },
       parameters: { unix_socket_directories: SOCKET_DIR },
-      pg_hba: renderPgHba(plan),
+      pg_hba: renderPgHba(cluster),
     },
     tags: member.host.tags,
   };
@@ -72,8 +82,7 @@ export function renderPatroniConfig(member: PatroniMemberSpec, plan: ClusterPlan
 }
 
 /** The `bootstrap` section of patroni.yml (no secret in it), appended by the configure step. */
-export function renderPatroniBootstrap(plan: ClusterPlan): string {
-  const s = plan.settings;
-  const initdb = [...s.postgresql.initdb, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }];
-  return stringify({ bootstrap: { dcs: renderDynamicConfig(s), initdb } });
+export function renderPatroniBootstrap(cluster: Pick<ClusterPlan["patroni"], "dcs" | "initdb">): string {
+  const initdb = [...cluster.initdb, { "auth-host": "scram-sha-256" }, { "auth-local": "peer" }];
+  return stringify({ bootstrap: { dcs: renderDynamicConfig(cluster.dcs), initdb } });
 }

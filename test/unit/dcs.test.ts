@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { RawSettings, resolveSettings } from "../../config";
+import { planDcs } from "../../plan";
 import { renderDynamicConfig, renderDynamicConfigFile } from "../../configs/dcs";
 import { renderScript } from "../../configs/scripts";
 import { threeNodeSettings, withKey } from "../fixtures/settings";
@@ -15,7 +16,7 @@ import { threeNodeSettings, withKey } from "../fixtures/settings";
 const settingsWith = (postgresql: RawSettings["postgresql"]) => {
   const raw = threeNodeSettings();
   raw.postgresql = postgresql;
-  return resolveSettings(raw, withKey);
+  return planDcs(resolveSettings(raw, withKey));
 };
 
 describe("the dynamic configuration file", () => {
@@ -84,7 +85,7 @@ describe("the apply step (PATCH /config, then restarts)", () => {
       DESIRED: renderDynamicConfigFile(s),
       MEMBERS: ["pg1", "pg2", "pg3"].map((m) => `${m}=http://127.0.0.1:${port}/${m}`),
       CONFIG_PATH: path.join(dir, "patroni.yml"),
-      RESTART_POLICY: s.postgresql.restartPolicy,
+      RESTART_POLICY: s.restartPolicy,
       STATE_FILE: path.join(dir, "managed.json"),
       LOOP_WAIT: 0,
       TIMEOUT: 10,

@@ -14,7 +14,9 @@ const secrets = { superuser: "S3cret-su", replication: "S3cret-repl", rewind: "S
 
 describe("patroni.yml for the field guide's lab", () => {
   // As the configure step writes it: the member's settings, then the bootstrap section.
-  const pgsvr1 = parse(renderPatroniConfig(lab.patroni.leader, lab, secrets) + renderPatroniBootstrap(lab));
+  const pgsvr1 = parse(
+    renderPatroniConfig(lab.patroni.leader, lab.patroni, secrets) + renderPatroniBootstrap(lab.patroni),
+  );
 
   it("carries the seed's identity and addresses", () => {
     expect(pgsvr1).toMatchObject({
@@ -67,14 +69,14 @@ describe("patroni.yml for the field guide's lab", () => {
   });
 
   it("differs between members only in name and addresses", () => {
-    const pgsvr2 = renderPatroniConfig(lab.patroni.replicas[0], lab, secrets);
+    const pgsvr2 = renderPatroniConfig(lab.patroni.replicas[0], lab.patroni, secrets);
     const normalized = pgsvr2.replace(/pgsvr2/g, "pgsvr1").replace(/192\.168\.56\.202(?!\/32)/g, "192.168.56.201");
-    expect(normalized).toBe(renderPatroniConfig(lab.patroni.leader, lab, secrets));
+    expect(normalized).toBe(renderPatroniConfig(lab.patroni.leader, lab.patroni, secrets));
   });
 });
 
 describe("haproxy.cfg for the lab", () => {
-  const cfg = renderHaproxyConfig(lab.routers[0], lab);
+  const cfg = renderHaproxyConfig(lab.routers[0], lab.haproxy);
 
   it("sends the read-write port to the primary and the read-only port to replicas", () => {
     expect(cfg).toMatch(/listen postgres_rw\n {4}bind \*:5413\n {4}option httpchk OPTIONS \/primary/);
@@ -109,7 +111,7 @@ describe("haproxy.cfg for the lab", () => {
 
 describe("etcd config", () => {
   it("bootstraps every member statically on the cluster address", () => {
-    const cfg = parse(renderEtcdConfig(lab.etcd.members[0], lab));
+    const cfg = parse(renderEtcdConfig(lab.etcd.members[0], lab.etcd));
     expect(cfg).toEqual({
       name: "pgserver3",
       "data-dir": "/var/lib/etcd/patroni-stack",
