@@ -31,4 +31,35 @@ describe("planCluster", () => {
     expect(host.ssh).toEqual({ host: "bastion.example", port: 2222, user: "deploy", sudo: true });
     expect(host.stageDir).toBe("/home/deploy/.patroni-stack");
   });
+
+  it("gives each member its REST API and PostgreSQL endpoint", () => {
+    const plan = planCluster(resolveSettings(stackFileSettings("lab"), withKey));
+    expect(plan.patroni.members.map((m) => [m.restUrl, m.postgres])).toEqual([
+      ["http://192.168.56.201:8008", { address: "192.168.56.201", port: 5413 }],
+      ["http://192.168.56.202:8008", { address: "192.168.56.202", port: 5413 }],
+    ]);
+  });
+
+  it("sends clients of real hosts to the first router, with nothing published", () => {
+    const plan = planCluster(resolveSettings(stackFileSettings("lab"), withKey));
+    expect(plan.client).toEqual({ host: "192.168.56.203", readWritePort: 5413, readOnlyPort: 5414, statsPort: 7000 });
+    expect(plan.hosts.every((h) => h.published.length === 0)).toBe(true);
+  });
+
+  it("folds the local mode in: SSH and the first router's ports on 127.0.0.1", () => {
+    const plan = planCluster(resolveSettings(stackFileSettings("dev"), withKey));
+    expect(plan.hosts.map((h) => h.ssh)).toEqual([
+      { host: "127.0.0.1", port: 2201, user: "root", sudo: false },
+      { host: "127.0.0.1", port: 2202, user: "root", sudo: false },
+      { host: "127.0.0.1", port: 2203, user: "root", sudo: false },
+    ]);
+    expect(plan.hosts[0].published).toEqual([
+      { internal: 22, external: 2201 },
+      { internal: 5000, external: 5000 },
+      { internal: 5001, external: 5001 },
+      { internal: 7000, external: 7000 },
+    ]);
+    expect(plan.hosts[1].published).toEqual([{ internal: 22, external: 2202 }]);
+    expect(plan.client).toEqual({ host: "127.0.0.1", readWritePort: 5000, readOnlyPort: 5001, statsPort: 7000 });
+  });
 });
