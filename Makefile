@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= dev
 
-.PHONY: help up down preview status unit lint typecheck test e2e bench clean
+.PHONY: help up down preview refresh status unit lint typecheck test e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,10 @@ down: ## destroy the cluster of STACK (default dev)
 preview: ## show what `make up` would change
 	@scripts/bootstrap.sh full
 	@scripts/stack.sh preview $(STACK)
+
+refresh: ## let the engine re-read the hosts of STACK (then `make up` sets up any host found missing)
+	@scripts/bootstrap.sh full
+	@scripts/stack.sh refresh $(STACK)
 
 status: ## patronictl list and HAProxy backends of STACK
 	@scripts/stack.sh status $(STACK)
@@ -36,7 +40,7 @@ unit: ## lint, type check and unit tests
 	@$(MAKE) --no-print-directory lint typecheck
 	@npx jest --selectProjects unit
 
-e2e: ## end-to-end: pulumi up / re-up / destroy of the dev and seed topologies on local containers
+e2e: ## end-to-end: the dev, seed and trixie topologies on local containers, under the engine this machine has
 	@scripts/bootstrap.sh full
 	@npx jest --selectProjects e2e --runInBand
 
