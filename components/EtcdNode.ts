@@ -52,6 +52,7 @@ export class EtcdNode extends pulumi.ComponentResource {
           CONFIG_PATH: ETCD_CONFIG_PATH,
           CONFIG: config,
           UNIT: renderEtcdUnit(ETCD_CONFIG_PATH),
+          UNIT_PATH: "/etc/systemd/system/etcd.service",
           DATA_DIR: etcd.dataDir,
         }),
         shows: config,

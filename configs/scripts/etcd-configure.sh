@@ -1,10 +1,10 @@
 # Write etcd's config file and unit (replacing the distribution's settings). A running member
 # whose configuration changed restarts in turn: one member at a time cluster-wide (an etcd lock
 # held through its peers), after every member is healthy, and healthy again before the next.
-# Variables: MEMBER CLIENT_URL PEERS CONFIG_PATH CONFIG UNIT DATA_DIR
+# Variables: MEMBER CLIENT_URL PEERS CONFIG_PATH CONFIG UNIT UNIT_PATH DATA_DIR
 install -d -m 0755 "$(dirname "$CONFIG_PATH")"
 config=$(write_file "$CONFIG_PATH" 0640 root:etcd "$CONFIG")
-unit=$(write_file /etc/systemd/system/etcd.service 0644 root:root "$UNIT")
+unit=$(write_file "$UNIT_PATH" 0644 root:root "$UNIT")
 install -d -m 0700 -o etcd -g etcd "$DATA_DIR"
 systemctl daemon-reload
 

@@ -28,11 +28,13 @@ beforeEach(() => {
     "systemctl",
     `unit=\${!#}; case "$1" in is-active) [ ! -e "${dir}/stopped-$unit" ] ;; disable|stop) touch "${dir}/stopped-$unit" ;; esac`,
   );
-  // install: -d creates directories here, -D copies SOURCE to DEST; owners are not changed.
+  // install: -d creates directories (only under the test's directory), -D copies SOURCE to DEST;
+  // owners are not changed.
   stub(
     "install",
     'args=(); while [ $# -gt 0 ]; do case "$1" in -m|-o|-g) shift 2 ;; -d|-D) mode=$1; shift ;; *) args+=("$1"); shift ;; esac; done\n' +
-      'if [ "$mode" = -d ]; then mkdir -p "${args[@]}"; exit 0; fi; mkdir -p "$(dirname "${args[1]}")"; cp "${args[0]}" "${args[1]}"',
+      `if [ "$mode" = -d ]; then for d in "\${args[@]}"; do case "$d" in "${dir}"/*) mkdir -p "$d" ;; esac; done; exit 0; fi\n` +
+      'mkdir -p "$(dirname "${args[1]}")"; cp "${args[0]}" "${args[1]}"',
   );
   stub("chown");
   stub("chmod");
@@ -89,6 +91,45 @@ describe("haproxy-configure", () => {
     const r = run("haproxy-configure", vars());
     if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
     expect(r.calls.some((l) => /systemctl reload/.test(l))).toBe(false);
+  });
+});
+
+describe("etcd-configure", () => {
+  const vars = () => ({
+    MEMBER: "pg2",
+    CLIENT_URL: "http://10.0.0.12:2379",
+    PEERS: ["http://10.0.0.11:2379", "http://10.0.0.13:2379"],
+    CONFIG_PATH: path.join(dir, "etcd.yml"),
+    CONFIG: "name: pg2",
+    UNIT: "[Unit]",
+    UNIT_PATH: path.join(dir, "etcd.service"),
+    DATA_DIR: path.join(dir, "data"),
+  });
+
+  it("restarts a running member with a changed configuration under the cluster's lock, through its peers", () => {
+    // `etcdctl lock NAME -- CMD...` runs CMD while it holds the lock: the stub just runs it.
+    stub("etcdctl", 'if [[ " $* " == *" lock "* ]]; then while [ "$1" != -- ]; do shift; done; shift; exec "$@"; fi');
+    const r = run("etcd-configure", vars());
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    const lock = indexOf(
+      r.calls,
+      /^etcdctl --endpoints=http:\/\/10\.0\.0\.11:2379,http:\/\/10\.0\.0\.13:2379 lock patroni-stack\/etcd-restart --/,
+    );
+    const restart = indexOf(r.calls, /^systemctl restart etcd/);
+    expect(lock).toBeGreaterThanOrEqual(0);
+    expect(restart).toBeGreaterThan(lock);
+    // Every member healthy before its turn, and this one again after its restart.
+    expect(indexOf(r.calls.slice(lock), /endpoint health/)).toBeGreaterThanOrEqual(0);
+    expect(r.out).toContain("etcd member pg2 restarted with its new configuration");
+  });
+
+  it("leaves a member whose files are unchanged running", () => {
+    stub("etcdctl");
+    fs.writeFileSync(path.join(dir, "etcd.yml"), "name: pg2\n");
+    fs.writeFileSync(path.join(dir, "etcd.service"), "[Unit]\n");
+    const r = run("etcd-configure", vars());
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((l) => /systemctl restart|lock/.test(l))).toEqual([]);
   });
 });
 
