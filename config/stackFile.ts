@@ -27,6 +27,15 @@ export function readStackFile(dir: string, stack: string): StackConfig {
   return config;
 }
 
+/** The `patroni-stack:*` values of a stack's config, without the prefix, as the schema reads them. */
+export function rawSettings(config: StackConfig): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config)
+      .filter(([k]) => k.startsWith("patroni-stack:"))
+      .map(([k, v]) => [k.slice("patroni-stack:".length), JSON.parse(v) as unknown]),
+  );
+}
+
 /** The Debian suite of a local stack's hosts, or undefined for a stack of real hosts. */
 export function localSuite(config: StackConfig): string | undefined {
   const local = config["patroni-stack:local"];

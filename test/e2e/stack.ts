@@ -11,6 +11,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
+import { resolveSettings } from "../../config";
+import { localSuite, rawSettings, readStackFile } from "../../config/stackFile";
+import { planCluster } from "../../plan";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const STACK_SH = path.join(ROOT, "scripts", "stack.sh");
@@ -82,7 +85,7 @@ export function makeStack(source: string, slot: number): TestStack {
   };
   const cfg = doc.config;
   const subnet = `10.214.${slot}`;
-  const hosts = cfg["patroni-stack:hosts"] as unknown as { name: string; address: string }[];
+  const hosts = cfg["patroni-stack:hosts"] as { address: string }[];
   hosts.forEach((h, i) => (h.address = `${subnet}.${11 + i}`));
   cfg["patroni-stack:local"] = {
     ...((cfg["patroni-stack:local"] ?? {}) as Record<string, unknown>),
@@ -91,26 +94,26 @@ export function makeStack(source: string, slot: number): TestStack {
     portOffset: 20000 + slot * 100,
   };
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
-  const haproxy = (cfg["patroni-stack:haproxy"] ?? {}) as { readWritePort?: number; readOnlyPort?: number };
-  const pg = (cfg["patroni-stack:postgresql"] ?? {}) as { port?: number; version?: number };
-  const local = cfg["patroni-stack:local"] as { suite?: string };
+  // What the test expects comes from the program's own config resolution and plan.
+  const config = readStackFile(dir, name);
+  const plan = planCluster(resolveSettings(rawSettings(config), { privateKey: false, password: false }));
+  const suite = localSuite(config) ?? "bookworm";
   // The hosts' base image for this suite (quick when it exists already).
-  sh(path.join(ROOT, "scripts", "base-image.sh"), [local.suite ?? "bookworm"]);
-  const roles = cfg["patroni-stack:roles"] as unknown as { patroni: string[]; haproxy: string[] };
+  sh(path.join(ROOT, "scripts", "base-image.sh"), [suite]);
   return {
     name,
     dir,
     prefix: `patroni-stack-${name}`,
-    hosts: hosts.map((h) => h.name),
-    leader: roles.patroni[0],
-    dataDir: `/data/pg${pg.version ?? 15}`,
-    rwPort: (haproxy.readWritePort ?? 5000) + 20000 + slot * 100,
-    roPort: (haproxy.readOnlyPort ?? 5001) + 20000 + slot * 100,
-    pgPort: pg.port ?? 5432,
-    pgVersion: pg.version ?? 15,
-    suite: local.suite ?? "bookworm",
-    hostsRunningPatroni: roles.patroni.length,
-    routers: roles.haproxy,
+    hosts: plan.hosts.map((h) => h.name),
+    leader: plan.patroni.leader.name,
+    dataDir: plan.patroni.dataDir,
+    rwPort: plan.client.readWritePort,
+    roPort: plan.client.readOnlyPort,
+    pgPort: plan.patroni.leader.postgres.port,
+    pgVersion: plan.patroni.pgVersion,
+    suite,
+    hostsRunningPatroni: plan.patroni.members.length,
+    routers: plan.routers.map((r) => r.name),
   };
 }
 
