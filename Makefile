@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= dev
 
-.PHONY: help up down preview refresh status unit lint typecheck test e2e bench clean
+.PHONY: help up down preview refresh status ctl unit lint typecheck test e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ preview: ## show what `make up` would change
 refresh: ## let the engine re-read the hosts of STACK (then `make up` sets up any host found missing)
 	@scripts/bootstrap.sh full
 	@scripts/stack.sh refresh $(STACK)
+
+ctl: ## day-2 procedures on STACK: make ctl ARGS="list|history|switchover|failover|restart|reload|pause|resume|reinit|psql|logs ..."
+	@STACK=$(STACK) npx ts-node --transpile-only cli/ctl.ts $(ARGS)
 
 status: ## patronictl list and HAProxy backends of STACK
 	@scripts/stack.sh status $(STACK)

@@ -13,13 +13,25 @@ export function stackFilePath(dir: string, stack: string): string {
   return path.join(dir, `Pulumi.${stack}.yaml`);
 }
 
-export function readStackFile(dir: string, stack: string): StackConfig {
+/**
+ * The stack's plain config values. An encrypted (secure) value is refused, since the direct runner
+ * cannot decrypt it, unless `secrets: "skip"`: then it is left out and its key listed in `secretKeys`.
+ */
+export function readStackFile(
+  dir: string,
+  stack: string,
+  options: { secrets: "refuse" | "skip"; secretKeys?: string[] } = { secrets: "refuse" },
+): StackConfig {
   const file = stackFilePath(dir, stack);
   if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
   const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config: StackConfig = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) {
     if (value && typeof value === "object" && "secure" in value) {
+      if (options.secrets === "skip") {
+        options.secretKeys?.push(key);
+        continue;
+      }
       throw new Error(`${key} is an encrypted secret: the direct runner only runs local stacks; use the Pulumi CLI`);
     }
     config[key] = typeof value === "string" ? value : JSON.stringify(value);

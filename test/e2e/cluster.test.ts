@@ -4,6 +4,8 @@
  * destroy runs in reverse start order and leaves nothing behind, and an interrupted up followed by
  * another up converges. Timings go to bench/results/e2e.json.
  */
+import { spawnSync } from "child_process";
+import * as path from "path";
 import {
   leftovers,
   makeStack,
@@ -24,6 +26,9 @@ import {
 } from "./stack";
 
 jest.setTimeout(30 * 60 * 1000);
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const CTL = path.join(ROOT, "cli", "ctl.ts");
 
 const stopOrder = (r: RunResult) =>
   r.events.filter((e) => e.op === "delete" && /-stop-run$/.test(e.name)).map((e) => e.name.replace(/-stop-run$/, ""));
@@ -240,6 +245,78 @@ describe.each([
       })();
     }
     expect(served).toBe("f");
+  });
+
+  it("runs the day-2 procedures through ctl: list, history, pause, switchover, failover, reinit, psql, logs", async () => {
+    if (source !== "dev") return; // one topology is enough: the verbs are patronictl's and the engines'
+    const ctl = (...args: string[]) => {
+      const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", CTL, ...args], {
+        env: { ...process.env, STACK: stack.name, PATRONI_STACK_DIR: stack.dir },
+        encoding: "utf8",
+      });
+      return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    const ok = (...args: string[]) => {
+      const r = ctl(...args);
+      if (r.status !== 0) throw new Error(`ctl ${args.join(" ")}: exit ${r.status}\n${r.out}`);
+      return r.out;
+    };
+    const leaderNow = () => patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    const waitLeader = async (name: string) => {
+      for (let i = 0; i < 60 && leaderNow()?.Member !== name; i++) await new Promise((res) => setTimeout(res, 1000));
+      return leaderNow();
+    };
+    const before = leaderNow();
+    if (!before) throw new Error("no leader");
+    expect(ok("list")).toMatch(new RegExp(`\\| ${before.Member} .*\\| Leader`));
+    expect(ok("history")).toMatch(/\|\s+1\s+\|/);
+    expect(ok("show-config")).toMatch(/loop_wait: \d+/);
+
+    // Maintenance mode on and off (§4.4).
+    ok("pause");
+    expect(ok("list")).toMatch(/Maintenance mode: on/);
+    ok("resume");
+    expect(ok("list")).not.toMatch(/Maintenance mode: on/);
+
+    // A planned switchover to the bootstrap leader, then a failover back (§4.1): new timelines each.
+    ok("switchover", "--candidate", stack.leader);
+    expect(await waitLeader(stack.leader)).toMatchObject({ Member: stack.leader, TL: (before.TL ?? 0) + 1 });
+    ok("failover", "--candidate", before.Member);
+    expect(await waitLeader(before.Member)).toMatchObject({ Member: before.Member, TL: (before.TL ?? 0) + 2 });
+
+    // A member whose data directory was emptied is rebuilt by reinit (§4.4).
+    const broken = stack.hosts.find((h) => h !== stack.leader && h !== before.Member);
+    if (!broken) throw new Error("no third member");
+    ok("pause");
+    onHost(stack, broken, `systemctl stop patroni && rm -rf ${stack.dataDir}/* && systemctl start patroni`);
+    ok("reinit", broken);
+    ok("resume");
+    let status = "";
+    for (let i = 0; i < 90 && status !== "streaming"; i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      try {
+        status = onHost(
+          stack,
+          broken,
+          `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c "select status from pg_stat_wal_receiver"`,
+        );
+      } catch {
+        status = "";
+      }
+    }
+    expect(status).toBe("streaming");
+
+    ok("restart", broken);
+    ok("reload");
+    expect(ok("psql", "--", "-Atc", "select pg_is_in_recovery()").trim()).toBe("f");
+    expect(ok("psql", "--ro", "--", "-Atc", "select pg_is_in_recovery()").trim()).toBe("t");
+    expect(ok("logs", stack.leader, "etcd", "--lines", "5").trim().length).toBeGreaterThan(0);
+    // Mistakes say what to do.
+    expect(ctl("failover")).toMatchObject({ status: 1, out: expect.stringMatching(/failover needs --candidate M/) });
+    expect(ctl("reinit", "nobody")).toMatchObject({
+      status: 1,
+      out: expect.stringMatching(/no Patroni member 'nobody'/),
+    });
   });
 
   it("sets a lost host up again from scratch: it rejoins etcd, streams, and routes again", async () => {
