@@ -20,13 +20,13 @@ export function writeClientFiles(dir: string, stack: string, outputs: Record<str
   return file;
 }
 
-/** Both steps, and the hints printed on stdout. */
-export function announce(dir: string, stack: string, outputs: Record<string, unknown>): void {
+/** Both steps, and the hints printed on stdout (paths relative to `cwd`, where the user is). */
+export function announce(dir: string, stack: string, outputs: Record<string, unknown>, cwd = process.cwd()): void {
   const file = writeClientFiles(dir, stack, outputs);
   if (!file) return;
   const urls = outputs as unknown as ClientUrls;
   const stats = typeof outputs.statsUrl === "string" ? outputs.statsUrl : undefined;
-  const relative = path.relative(process.cwd(), file);
+  const relative = path.relative(cwd, file);
   const shown = relative.startsWith("..") ? file : relative;
   console.log(`\n${renderConnectionHints(urls, shown, stats)}`);
 }

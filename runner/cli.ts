@@ -34,6 +34,7 @@ async function main() {
     return i >= 0 ? rest[i + 1] : undefined;
   };
   const workdir = path.resolve(flag("--workdir") ?? ROOT);
+  const invokedFrom = process.cwd();
   const eventsFile = flag("--events");
   const state = new StateFile(path.join(workdir, ".pulumi-state", "direct", `${stack}.json`), stack);
   const projectFile = parse(fs.readFileSync(path.join(workdir, "Pulumi.yaml"), "utf8")) as {
@@ -88,7 +89,7 @@ async function main() {
       console.log(
         `\nup: ${changed} changed, ${events.length - changed} unchanged (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
-      announce(workdir, stack, result.outputs);
+      announce(workdir, stack, result.outputs, invokedFrom);
     } else if (verb === "destroy") {
       await destroy(state, onEvent);
       console.log(`destroy: ${events.length} deleted (${((Date.now() - started) / 1000).toFixed(1)} s)`);
