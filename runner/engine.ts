@@ -9,7 +9,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { replacingKeys, TYPES } from "./handlers";
+import { replacingKeys, TypeSpec, TYPES } from "./handlers";
 import { ResourceState, StateFile } from "./state";
 import { describeChange, deserialize } from "./values";
 
@@ -186,7 +186,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         const keys = Object.entries(r.propertyDependencies ?? {})
           .filter(([, urns]) => urns.some((u) => victims.has(u)))
           .map(([k]) => k);
-        if (replacingKeys(spec, keys).length) {
+        if (replacingInputs(spec, r.replaceOnChanges ?? [], keys).length) {
           victims.add(r.urn);
           grew = true;
         }
@@ -220,6 +220,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         parent: info.parent,
         dependencies: info.dependencies,
         propertyDependencies: info.propertyDependencies,
+        replaceOnChanges: info.replaceOnChanges,
         custom,
         digest,
         inputs: info.raw,
@@ -247,11 +248,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
       emit({ op: "same", type, name, seconds: 0 });
       return { id: idOf(old.outputs), state: { ...inputs, ...old.outputs } };
     }
-    const changed = old ? changedKeys(old.inputs, info.raw) : [];
-    const replaceKeys = changed.filter(
-      (k) =>
-        replacingKeys(spec, [k]).length || info.replaceOnChanges.includes(k) || info.replaceOnChanges.includes("*"),
-    );
+    const replaceKeys = old ? replacingInputs(spec, info.replaceOnChanges, changedKeys(old.inputs, info.raw)) : [];
     const op: Event["op"] = old
       ? replaceKeys.length
         ? "replace"
@@ -381,6 +378,12 @@ async function deleteInOrder(
       emit({ op: "delete", type: r.type, name: r.name, seconds: (Date.now() - started) / 1000 });
     }
   }
+}
+
+/** The changed inputs that replace a resource: its provider's rules, and its `replaceOnChanges`. */
+function replacingInputs(spec: TypeSpec, replaceOnChanges: string[], changed: string[]): string[] {
+  const byOption = (k: string) => replaceOnChanges.includes(k) || replaceOnChanges.includes("*");
+  return changed.filter((k) => replacingKeys(spec, [k]).length > 0 || byOption(k));
 }
 
 /** Top-level inputs whose recorded value differs. */

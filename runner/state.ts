@@ -13,6 +13,8 @@ export interface ResourceState {
   dependencies: string[];
   /** The resources each input's value came from (which inputs a replacement reaches). */
   propertyDependencies?: Record<string, string[]>;
+  /** Top-level inputs whose change replaces it (`replaceOnChanges`). */
+  replaceOnChanges?: string[];
   custom: boolean;
   /** Digest of the inputs that were applied; equal digests mean "no change". */
   digest: string;
