@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= dev
 
-.PHONY: help up down preview refresh status ctl unit lint typecheck test e2e bench clean
+.PHONY: help up down preview refresh status ctl unit lint typecheck test e2e chaos bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,16 @@ e2e: ## end-to-end: the dev, seed and trixie topologies on local containers, und
 test: ## unit tests, then the end-to-end suite
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+
+chaos: ## every fault scenario under both failover profiles, under load: bench/results/chaos.json and docs/benchmarks.md (ARGS="--scenarios a,b --profiles fast --hog-seconds 0")
+	@scripts/bootstrap.sh full
+	@npx ts-node --transpile-only bench/chaos/run.ts $(ARGS)
+
+bench: ## make chaos, then the e2e suite under each engine this machine has (deploy, no-op and destroy timings in bench/results/e2e.json)
+	@$(MAKE) --no-print-directory chaos
+	@scripts/bootstrap.sh full
+	@for engine in direct $$(scripts/toolchain.sh --check >/dev/null 2>&1 && echo pulumi); do \
+	  PATRONI_STACK_ENGINE=$$engine npx jest --selectProjects e2e --runInBand --testPathPattern cluster; done
 
 clean: ## remove build output (not the stacks' state)
 	rm -rf bin

@@ -65,7 +65,7 @@ const user = z.strictObject({
     .default(["login"]),
 });
 
-export const settingsSchema = z.strictObject({
+const shape = z.strictObject({
   hosts: z.array(host).min(1, "needs at least one host"),
   roles,
   cluster: z
@@ -78,6 +78,11 @@ export const settingsSchema = z.strictObject({
         .default("/service"),
       /** What `pulumi destroy` leaves on real hosts: data directories are kept unless `purge`. */
       onDestroy: z.enum(["keep-data", "purge"]).default("keep-data"),
+      /**
+       * Failure-detection timings (see PROFILES): `fast` is tuned to the limits Patroni allows,
+       * `guide` is the field guide's. Any timing set explicitly wins over the profile.
+       */
+      profile: z.enum(["fast", "guide"]).default("fast"),
     })
     .prefault({}),
   postgresql: z
@@ -107,12 +112,13 @@ export const settingsSchema = z.strictObject({
     .strictObject({
       restApiPort: port.default(8008),
       packages: packages(["patroni", "python3-psycopg2", "python3-etcd", "curl"], ["patroni", "patroni-etcd", "curl"]),
-      ttl: z.number().int().default(30),
-      loopWait: z.number().int().min(1).default(10),
-      retryTimeout: z.number().int().min(3).default(10),
+      ttl: z.number().int().optional(),
+      loopWait: z.number().int().min(1).optional(),
+      retryTimeout: z.number().int().min(3).optional(),
       maximumLagOnFailover: z.number().int().min(0).default(1048576),
       synchronousMode: z.boolean().default(false),
-      failsafeMode: z.boolean().default(false),
+      /** On by default: a leader keeps its role through a DCS outage while every member answers it. */
+      failsafeMode: z.boolean().default(true),
       usePgRewind: z.boolean().default(true),
     })
     .prefault({}),
@@ -134,10 +140,11 @@ export const settingsSchema = z.strictObject({
       serverMaxconn: z.number().int().min(1).default(200),
       check: z
         .strictObject({
-          inter: duration.default("3s"),
+          inter: duration.optional(),
           fastinter: duration.optional(),
-          fall: z.number().int().min(1).default(3),
-          rise: z.number().int().min(1).default(2),
+          downinter: duration.optional(),
+          fall: z.number().int().min(1).optional(),
+          rise: z.number().int().min(1).optional(),
         })
         .prefault({}),
       timeouts: z
@@ -145,7 +152,7 @@ export const settingsSchema = z.strictObject({
           client: duration.default("30m"),
           server: duration.default("30m"),
           connect: duration.default("4s"),
-          check: duration.default("5s"),
+          check: duration.optional(),
         })
         .prefault({}),
       retries: z.number().int().min(0).default(2),
@@ -165,6 +172,53 @@ export const settingsSchema = z.strictObject({
     })
     .optional(),
 });
+
+/**
+ * The failure-detection profiles. `guide`: the field guide's Patroni timings and HAProxy checks.
+ * `fast`: Patroni's smallest ttl (20 s) with `loop_wait + 2*retry_timeout` well inside it, and
+ * HAProxy checks that notice a new primary within a quarter second.
+ */
+export const PROFILES = {
+  guide: {
+    patroni: { ttl: 30, loopWait: 10, retryTimeout: 10 },
+    check: { inter: "3s", fall: 3, rise: 2, timeout: "5s" },
+  },
+  fast: {
+    patroni: { ttl: 20, loopWait: 2, retryTimeout: 5 },
+    check: { inter: "1s", fastinter: "250ms", downinter: "250ms", fall: 2, rise: 1, timeout: "1s" },
+  },
+} as const;
+export type Profile = keyof typeof PROFILES;
+
+/** Fill the timings not set explicitly from the chosen profile. */
+function applyProfile(s: z.output<typeof shape>) {
+  const p: { patroni: (typeof PROFILES)[Profile]["patroni"]; check: Record<string, string | number> } =
+    PROFILES[s.cluster.profile];
+  const c = s.haproxy.check;
+  const pick = <T>(own: T | undefined, key: string) => own ?? (p.check[key] as T | undefined);
+  return {
+    ...s,
+    patroni: {
+      ...s.patroni,
+      ttl: s.patroni.ttl ?? p.patroni.ttl,
+      loopWait: s.patroni.loopWait ?? p.patroni.loopWait,
+      retryTimeout: s.patroni.retryTimeout ?? p.patroni.retryTimeout,
+    },
+    haproxy: {
+      ...s.haproxy,
+      check: {
+        inter: pick<string>(c.inter, "inter") as string,
+        fastinter: pick<string>(c.fastinter, "fastinter"),
+        downinter: pick<string>(c.downinter, "downinter"),
+        fall: pick<number>(c.fall, "fall") as number,
+        rise: pick<number>(c.rise, "rise") as number,
+      },
+      timeouts: { ...s.haproxy.timeouts, check: pick<string>(s.haproxy.timeouts.check, "timeout") as string },
+    },
+  };
+}
+
+export const settingsSchema = shape.transform(applyProfile);
 
 /** PostgreSQL parameters every cluster gets unless `postgresql.parameters` overrides them. */
 export const BASE_PARAMETERS: Readonly<Record<string, string | number | boolean>> = Object.freeze({

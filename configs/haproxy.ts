@@ -18,6 +18,7 @@ interface Section {
 
 function listener(name: string, port: number, check: string, h: HaproxySettings, router: RouterSpec): Section {
   const fastinter = h.check.fastinter ? ` fastinter ${h.check.fastinter}` : "";
+  const downinter = h.check.downinter ? ` downinter ${h.check.downinter}` : "";
   return {
     header: `listen ${name}`,
     lines: [
@@ -25,7 +26,7 @@ function listener(name: string, port: number, check: string, h: HaproxySettings,
       ...(name === READ_ONLY_LISTENER ? ["balance roundrobin"] : []),
       `option httpchk OPTIONS ${check}`,
       "http-check expect status 200",
-      `default-server inter ${h.check.inter}${fastinter} fall ${h.check.fall} rise ${h.check.rise} on-marked-down shutdown-sessions`,
+      `default-server inter ${h.check.inter}${fastinter}${downinter} fall ${h.check.fall} rise ${h.check.rise} on-marked-down shutdown-sessions`,
       ...router.backends.map(
         (b) =>
           `server ${b.name} ${b.postgres.address}:${b.postgres.port} maxconn ${h.serverMaxconn} check port ${new URL(b.restUrl).port}`,

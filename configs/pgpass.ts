@@ -31,3 +31,27 @@ export function renderConnectionHints(urls: ClientUrls, pgpassFile: string, stat
     ...(statsUrl ? [`  stats:      ${statsUrl}`] : []),
   ].join("\n");
 }
+
+/** The password a pgpass file holds for `host:port` and `user` (the inverse of `renderPgpass`). */
+export function pgpassPassword(text: string, host: string, port: number, user: string): string | undefined {
+  for (const line of text.split("\n")) {
+    const parts = splitPgpass(line);
+    if (parts.length !== 5) continue;
+    const [h, p, , u, password] = parts;
+    if ((h === "*" || h === host) && (p === "*" || p === String(port)) && (u === "*" || u === user)) return password;
+  }
+  return undefined;
+}
+
+function splitPgpass(line: string): string[] {
+  const parts: string[] = [];
+  let cur = "";
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === "\\" && i + 1 < line.length) cur += line[++i];
+    else if (line[i] === ":") {
+      parts.push(cur);
+      cur = "";
+    } else cur += line[i];
+  }
+  return line.length > 0 ? [...parts, cur] : [];
+}

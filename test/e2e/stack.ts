@@ -59,11 +59,17 @@ export interface TestStack {
   hostsRunningPatroni: number;
   /** Hosts running HAProxy. */
   routers: string[];
+  /** Each host's address on the stack's network. */
+  addresses: Record<string, string>;
+  /** Hosts running etcd. */
+  etcdHosts: string[];
+  /** Hosts running Patroni, the bootstrap leader first. */
+  patroniHosts: string[];
 }
 
 /** Remove containers and networks an earlier, aborted run of the same topology left behind. */
-function removeAbandoned(source: string): void {
-  const ours = (n: string) => n.startsWith(`patroni-stack-e2e-${source}-`);
+function removeAbandoned(kind: string, source: string): void {
+  const ours = (n: string) => n.startsWith(`patroni-stack-${kind}-${source}-`);
   for (const c of sh("docker", ["ps", "-a", "--format", "{{.Names}}"]).split("\n").filter(ours)) {
     spawnSync("docker", ["rm", "-f", c]);
   }
@@ -72,10 +78,18 @@ function removeAbandoned(source: string): void {
   }
 }
 
+export interface StackOptions {
+  /** First word of the stack's name (default `e2e`). */
+  kind?: string;
+  /** `patroni-stack:<key>` objects merged over the copied file's. */
+  overrides?: Record<string, Record<string, unknown>>;
+}
+
 /** Copy Pulumi.<source>.yaml into a temp project with a unique stack name, subnet and ports. */
-export function makeStack(source: string, slot: number): TestStack {
-  removeAbandoned(source);
-  const name = `e2e-${source}-${process.pid}`;
+export function makeStack(source: string, slot: number, options: StackOptions = {}): TestStack {
+  const kind = options.kind ?? "e2e";
+  removeAbandoned(kind, source);
+  const name = `${kind}-${source}-${process.pid}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
   // A project of its own whose program is this checkout's.
   const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
@@ -93,6 +107,10 @@ export function makeStack(source: string, slot: number): TestStack {
     sshPortBase: 22200 + slot * 10,
     portOffset: 20000 + slot * 100,
   };
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    const full = `patroni-stack:${key}`;
+    cfg[full] = { ...((cfg[full] ?? {}) as Record<string, unknown>), ...value };
+  }
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
   // What the test expects comes from the program's own config resolution and plan.
   const config = readStackFile(dir, name);
@@ -114,6 +132,9 @@ export function makeStack(source: string, slot: number): TestStack {
     suite,
     hostsRunningPatroni: plan.patroni.members.length,
     routers: plan.routers.map((r) => r.name),
+    addresses: Object.fromEntries(plan.hosts.map((h) => [h.name, h.address])),
+    etcdHosts: plan.etcd.members.map((m) => m.name),
+    patroniHosts: plan.patroni.members.map((m) => m.name),
   };
 }
 

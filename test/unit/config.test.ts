@@ -18,21 +18,43 @@ function problemsOf(mutate: Mutate, creds = withKey): string[] {
 describe("defaults", () => {
   const s = resolveSettings(threeNodeSettings(), withKey);
 
-  it("follows the field guide where it is safe", () => {
+  it("follows the field guide where it is safe, with the fast profile's timings and failsafe on", () => {
     expect(s.cluster.scope).toBe("postgres");
+    expect(s.cluster.profile).toBe("fast");
     expect(s.patroni).toMatchObject({
       restApiPort: 8008,
-      ttl: 30,
-      loopWait: 10,
-      retryTimeout: 10,
+      ttl: 20,
+      loopWait: 2,
+      retryTimeout: 5,
       maximumLagOnFailover: 1048576,
       usePgRewind: true,
+      failsafeMode: true,
     });
     expect(s.haproxy).toMatchObject({ maxconn: 200, retries: 2, statsPort: 7000 });
-    expect(s.haproxy.check).toEqual({ inter: "3s", fall: 3, rise: 2 });
-    expect(s.haproxy.timeouts).toEqual({ client: "30m", server: "30m", connect: "4s", check: "5s" });
+    expect(s.haproxy.check).toEqual({ inter: "1s", fastinter: "250ms", downinter: "250ms", fall: 2, rise: 1 });
+    expect(s.haproxy.timeouts).toEqual({ client: "30m", server: "30m", connect: "4s", check: "1s" });
     expect(s.postgresql.initdb).toEqual([{ encoding: "UTF8" }, "data-checksums"]);
     expect(s.postgresql.users).toEqual([{ name: "admin", options: ["createrole", "createdb", "login"] }]);
+  });
+
+  it("takes the guide profile's timings, and lets an explicit timing win over the profile", () => {
+    const guide = resolveSettings({ ...threeNodeSettings(), cluster: { profile: "guide" } }, withKey);
+    expect(guide.patroni).toMatchObject({ ttl: 30, loopWait: 10, retryTimeout: 10 });
+    expect(guide.haproxy.check).toEqual({ inter: "3s", fall: 3, rise: 2 });
+    expect(guide.haproxy.timeouts.check).toBe("5s");
+    const own = resolveSettings(
+      { ...threeNodeSettings(), patroni: { ttl: 40 }, haproxy: { check: { rise: 3 }, timeouts: { check: "2s" } } },
+      withKey,
+    );
+    expect(own.patroni).toMatchObject({ ttl: 40, loopWait: 2, retryTimeout: 5 });
+    expect(own.haproxy.check).toMatchObject({ inter: "1s", rise: 3 });
+    expect(own.haproxy.timeouts.check).toBe("2s");
+  });
+
+  it("checks the profile's timings against an explicit ttl", () => {
+    expect(problemsOf((r) => (r.patroni = { ttl: 20, retryTimeout: 10 }))).toEqual([
+      expect.stringMatching(/patroni\.ttl: loopWait \+ 2\*retryTimeout = 22 exceeds ttl 20/),
+    ]);
   });
 
   it("derives the data directory, packages and etcd token", () => {

@@ -1,0 +1,201 @@
+/**
+ * docs/benchmarks.md and one SVG per scenario, generated from bench/results/chaos.json and the
+ * clients' timelines: write latency over time per profile, failures marked, the fault shaded.
+ *
+ *   npx ts-node --transpile-only bench/chaos/report.ts
+ */
+import * as fs from "fs";
+import * as path from "path";
+import type { ChaosRecord, HogRecord } from "./run";
+
+/** `[t ms, latency ms, ok 0|1]` per write. */
+type Timeline = [number, number, number][];
+
+const W = 860;
+const PANEL = 150;
+const LEFT = 60;
+const RIGHT = 20;
+const TOP = 28;
+const MAX_MS = 3000;
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const secs = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
+
+/** Latency on a log scale from 1 ms to 3 s (slower writes are drawn at the top). */
+function yOf(latency: number, top: number): number {
+  const v = Math.log10(Math.min(Math.max(latency, 1), MAX_MS)) / Math.log10(MAX_MS);
+  return top + PANEL - v * PANEL;
+}
+
+export function renderTimelineSvg(title: string, panels: { record: ChaosRecord; timeline: Timeline }[]): string {
+  const span = Math.max(10_000, ...panels.map((p) => p.timeline.at(-1)?.[0] ?? 0));
+  const x = (t: number) => LEFT + (t / span) * (W - LEFT - RIGHT);
+  const height = TOP + panels.length * (PANEL + 46) + 10;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${height}" fill="white"/>`,
+    `<text x="${LEFT}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>`,
+  ];
+  panels.forEach(({ record: r, timeline }, i) => {
+    const top = TOP + i * (PANEL + 46) + 16;
+    const gap = r.writes.longestGapMs;
+    out.push(
+      `<text x="${LEFT}" y="${top - 4}" font-weight="bold">${r.profile} profile: longest write gap ${secs(gap)} s, ` +
+        `${r.writes.failed} failed, ${r.writes.lost} lost, ${r.writes.ghost} ghost</text>`,
+      `<rect x="${LEFT}" y="${top}" width="${W - LEFT - RIGHT}" height="${PANEL}" fill="#fafafa" stroke="#ccc"/>`,
+    );
+    // The fault: shaded from start to end (a line when it is instantaneous).
+    const fx = x(r.fault.start);
+    const fw = Math.max(2, x(r.fault.end) - fx);
+    out.push(`<rect x="${fx}" y="${top}" width="${fw}" height="${PANEL}" fill="#f5a623" opacity="0.25"/>`);
+    // The longest gap, as a bracket under the top edge.
+    const g0 = x(r.writes.longestGapAt);
+    const g1 = x(r.writes.longestGapAt + gap);
+    out.push(
+      `<rect x="${g0}" y="${top}" width="${Math.max(1, g1 - g0)}" height="${PANEL}" fill="#d0021b" opacity="0.08"/>`,
+    );
+    if (r.fault.leaderSeen !== undefined) {
+      const lx = x(r.fault.leaderSeen);
+      out.push(
+        `<line x1="${lx}" y1="${top}" x2="${lx}" y2="${top + PANEL}" stroke="#417505" stroke-dasharray="4 3"/>`,
+        `<text x="${lx + 3}" y="${top + 12}" fill="#417505">new leader seen</text>`,
+      );
+    }
+    for (const ms of [1, 10, 100, 1000]) {
+      const y = yOf(ms, top);
+      out.push(
+        `<line x1="${LEFT}" y1="${y}" x2="${W - RIGHT}" y2="${y}" stroke="#eee"/>`,
+        `<text x="${LEFT - 4}" y="${y + 4}" text-anchor="end">${ms < 1000 ? `${ms} ms` : "1 s"}</text>`,
+      );
+    }
+    const dots = timeline
+      .filter(([, , ok]) => ok)
+      .map(([t, lat]) => `M${x(t).toFixed(1)},${yOf(lat, top).toFixed(1)}h1.5`)
+      .join("");
+    out.push(`<path d="${dots}" stroke="#4a90e2" stroke-width="2"/>`);
+    const fails = timeline
+      .filter(([, , ok]) => !ok)
+      .map(([t]) => `M${x(t).toFixed(1)},${top + 1}v8`)
+      .join("");
+    if (fails) out.push(`<path d="${fails}" stroke="#d0021b" stroke-width="1"/>`);
+    const step = span > 120_000 ? 30_000 : span > 40_000 ? 10_000 : 5_000;
+    for (let t = 0; t <= span; t += step) {
+      out.push(`<text x="${x(t)}" y="${top + PANEL + 13}" text-anchor="middle">${t / 1000} s</text>`);
+    }
+  });
+  const legendY = height - 8;
+  out.push(
+    `<text x="${LEFT}" y="${legendY}" fill="#4a90e2">● write acknowledged (latency, log scale)</text>`,
+    `<text x="${LEFT + 250}" y="${legendY}" fill="#d0021b">| write failed</text>`,
+    `<text x="${LEFT + 340}" y="${legendY}" fill="#c77c00">▮ fault</text>`,
+    `<text x="${LEFT + 400}" y="${legendY}" fill="#d0021b" opacity="0.6">▮ longest gap</text>`,
+    "</svg>",
+  );
+  return `${out.join("\n")}\n`;
+}
+
+function cell(r: ChaosRecord | undefined): string {
+  if (!r) return "—";
+  return `${secs(r.writes.longestGapMs)} s`;
+}
+
+export function renderBenchmarks(records: ChaosRecord[], hogs: HogRecord[]): string {
+  const ids = [...new Set(records.map((r) => r.scenario))];
+  const find = (id: string, p: string) => records.find((r) => r.scenario === id && r.profile === p);
+  const any = records[0];
+  const lines = [
+    "# Benchmarks: what a fault costs a client",
+    "",
+    "Generated by `make chaos` from `bench/results/chaos.json`; do not edit by hand.",
+    "",
+    "A load client (`bench/chaos/client.ts`, node-postgres) writes a unique id every 50 ms through",
+    "HAProxy's read-write port and reads through the read-only port, reconnecting after every error.",
+    "**Gap** is the longest time between two acknowledged writes. **Lost**: acknowledged, then absent",
+    "after recovery. **Ghost**: reported failed, yet present. **After** is the scenario's",
+    "after-condition: exactly one leader, every other member streaming on its timeline, no manual",
+    "step. Profiles: `fast` (the default: ttl 20, loop_wait 2, retry_timeout 5, HAProxy checks every",
+    "1 s / 250 ms) and `guide` (the field guide's ttl 30, loop_wait 10, retry_timeout 10, `inter 3s",
+    "fall 3 rise 2`).",
+    "",
+    any
+      ? `Run \`${any.run}\`, engine \`${any.engine}\`, ${any.machine}; ${Object.entries(any.versions)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}.`
+      : "No run recorded yet.",
+    "",
+    "| scenario | gap (fast) | gap (guide) | lost / ghost (fast) | lost / ghost (guide) | after (fast / guide) | recovered after (fast / guide) |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const id of ids) {
+    const f = find(id, "fast");
+    const g = find(id, "guide");
+    const lg = (r?: ChaosRecord) => (r ? `${r.writes.lost} / ${r.writes.ghost}` : "—");
+    const ok = (r?: ChaosRecord) => (r ? (r.after.ok ? "ok" : `**${esc(r.after.detail)}**`) : "—");
+    const rec = (r?: ChaosRecord) => (r ? `${r.recoverySeconds} s` : "—");
+    lines.push(
+      `| [${(f ?? g)?.title ?? id}](#${id}) | ${cell(f)} | ${cell(g)} | ${lg(f)} | ${lg(g)} | ${ok(f)} / ${ok(g)} | ${rec(f)} / ${rec(g)} |`,
+    );
+  }
+  const broken = records.filter((r) => r.breakdown);
+  if (broken.length > 0) {
+    lines.push(
+      "",
+      "## Where the time goes when a leader changes",
+      "",
+      "**Elected**: from the fault until a new leader is first seen in `patronictl list` (detection +",
+      "promotion). **Routed**: from then until the first acknowledged write (HAProxy's checks + the",
+      "client's reconnect).",
+      "",
+      "| scenario | profile | elected after | routed after | gap |",
+      "| --- | --- | --- | --- | --- |",
+      ...broken.map(
+        (r) =>
+          `| ${r.scenario} | ${r.profile} | ${secs(r.breakdown?.electedAfterMs ?? 0)} s | ${secs(r.breakdown?.routedAfterMs ?? 0)} s | ${secs(r.writes.longestGapMs)} s |`,
+      ),
+    );
+  }
+  if (hogs.length > 0) {
+    lines.push(
+      "",
+      "## No failover by itself under CPU pressure",
+      "",
+      "One busy loop per core on the machine running the containers, with the load client running.",
+      "",
+      "| profile | seconds | busy loops | leader changes | longest write gap |",
+      "| --- | --- | --- | --- | --- |",
+      ...hogs.map(
+        (h) => `| ${h.profile} | ${h.seconds} | ${h.hogs} | ${h.leaderChanges} | ${secs(h.writes.longestGapMs)} s |`,
+      ),
+    );
+  }
+  lines.push("", "## Timelines", "");
+  for (const id of ids) {
+    const r = find(id, "fast") ?? find(id, "guide");
+    lines.push(`### ${id}`, "", `${r?.title ?? id}.`, "", `![${id}](chaos/${id}.svg)`, "");
+  }
+  return `${lines.join("\n")}`;
+}
+
+export function writeReport(resultsDir: string, docsDir: string): void {
+  const { records, hogs } = JSON.parse(fs.readFileSync(path.join(resultsDir, "chaos.json"), "utf8")) as {
+    records: ChaosRecord[];
+    hogs: HogRecord[];
+  };
+  const timelines = JSON.parse(fs.readFileSync(path.join(resultsDir, "chaos-timelines.json"), "utf8")) as Record<
+    string,
+    Timeline
+  >;
+  fs.mkdirSync(path.join(docsDir, "chaos"), { recursive: true });
+  for (const id of [...new Set(records.map((r) => r.scenario))]) {
+    const panels = records
+      .filter((r) => r.scenario === id)
+      .map((record) => ({ record, timeline: timelines[`${id}/${record.profile}`] ?? [] }));
+    fs.writeFileSync(path.join(docsDir, "chaos", `${id}.svg`), renderTimelineSvg(panels[0].record.title, panels));
+  }
+  fs.writeFileSync(path.join(docsDir, "benchmarks.md"), renderBenchmarks(records, hogs));
+}
+
+if (require.main === module) {
+  const root = path.resolve(__dirname, "..", "..");
+  writeReport(path.join(root, "bench", "results"), path.join(root, "docs"));
+}

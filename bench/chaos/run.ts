@@ -1,0 +1,349 @@
+/**
+ * `make chaos`: every fault scenario under each failover profile, on fresh local stacks, measured
+ * with the load client. Writes bench/results/chaos.json (one record per scenario and profile),
+ * the clients' timelines, and docs/benchmarks.md with a picture per scenario.
+ *
+ *   npx ts-node --transpile-only bench/chaos/run.ts [--smoke] [--profiles fast,guide]
+ *       [--scenarios id,id] [--hog-seconds 600]
+ */
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Profile } from "../../config";
+import { pgpassPassword } from "../../configs/pgpass";
+import { ENGINE, makeStack, removeStack, runStack, TestStack } from "../../test/e2e/stack";
+import { Endpoint, LoadClient, prepare, Sample, Verdict } from "./client";
+import { health, members, reconnect, settle, sleep, startHost } from "./cluster";
+import { writeReport } from "./report";
+import { Scenario, SCENARIOS, stoppedHosts } from "./scenarios";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+export const RESULTS = path.join(ROOT, "bench", "results");
+
+export interface ChaosRecord {
+  run: string;
+  scenario: string;
+  title: string;
+  profile: Profile;
+  topology: string;
+  engine: string;
+  facts: Record<string, string>;
+  /** Client clock (ms): the fault's start and end, and when a new leader was first seen. */
+  fault: { start: number; end: number; leaderSeen?: number };
+  writes: Verdict["writes"];
+  reads: Verdict["reads"];
+  /** Time from the fault's end until the after-conditions held. */
+  recoverySeconds: number;
+  after: { ok: boolean; detail: string; leader?: string; timeline?: number };
+  before: { leader?: string; timeline?: number };
+  /** Detection + promotion (fault start → new leader seen) and routing (→ first write after it). */
+  breakdown?: { electedAfterMs: number; routedAfterMs: number };
+  versions: Record<string, string>;
+  machine: string;
+  recorded: string;
+}
+
+export interface HogRecord {
+  run: string;
+  profile: Profile;
+  seconds: number;
+  hogs: number;
+  leaderChanges: number;
+  timelineBefore?: number;
+  timelineAfter?: number;
+  writes: Verdict["writes"];
+  machine: string;
+  recorded: string;
+}
+
+export interface ChaosOptions {
+  profiles: Profile[];
+  scenarios: Scenario[];
+  hogSeconds: number;
+  /** Where records and timelines go (chaos.json / chaos-timelines.json, or the smoke files). */
+  label: "chaos" | "chaos-smoke";
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  records: ChaosRecord[];
+  hogs: HogRecord[];
+  timelines: Record<string, Sample[]>;
+}
+
+const SLOTS: Record<string, number> = { dev: 40, seed: 41 };
+
+function machine(): string {
+  return `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model ?? "?"}`;
+}
+
+function versions(stack: TestStack): Record<string, string> {
+  const host = stack.patroniHosts[0];
+  const r = spawnSync(
+    "docker",
+    [
+      "exec",
+      `${stack.prefix}-${host}`,
+      "bash",
+      "-c",
+      "dpkg-query -W -f '${Package}=${Version}\\n' patroni etcd-server haproxy 'postgresql-[0-9]*' 2>/dev/null",
+    ],
+    { encoding: "utf8" },
+  );
+  return Object.fromEntries(
+    (r.stdout ?? "")
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => l.split("=") as [string, string]),
+  );
+}
+
+/** The stack's HAProxy ports on 127.0.0.1, with the superuser's password from its pgpass file. */
+function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
+  const pgpass = fs.readFileSync(path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`), "utf8");
+  const at = (port: number): Endpoint => ({
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    database: "postgres",
+    password: pgpassPassword(pgpass, "127.0.0.1", port, "postgres"),
+  });
+  return { rw: at(stack.rwPort), ro: at(stack.roPort) };
+}
+
+/** One scenario under load; returns its record and the client's timeline. */
+async function measure(
+  stack: TestStack,
+  s: Scenario,
+  profile: Profile,
+  run: string,
+  log: (l: string) => void,
+): Promise<{ record: ChaosRecord; samples: Sample[] }> {
+  const pre = await settle(stack, 180);
+  if (!pre.ok) throw new Error(`${s.id}: unhealthy before the fault: ${pre.detail}`);
+  if (s.prepare) await s.prepare(stack);
+  const before = await settle(stack, 120);
+  const { rw, ro } = endpoints(stack);
+  const client = new LoadClient({
+    rw,
+    ro,
+    intervalMs: 50,
+    maxSeconds: 420,
+    maxRequests: 8400,
+    requestTimeoutMs: 2000,
+    run: `${run}-${profile}-${s.id}`,
+  });
+  const fault: ChaosRecord["fault"] = { start: 0, end: 0 };
+  client.start();
+  await sleep(3);
+  let facts: Record<string, string> = {};
+  try {
+    facts = await s.run(stack, {
+      faultStart: () => (fault.start = client.now()),
+      faultEnd: () => (fault.end = client.now()),
+      leaderChanged: () => (fault.leaderSeen ??= client.now()),
+    });
+  } finally {
+    // Whatever happened, no host stays down.
+    for (const h of await stoppedHosts(stack)) await startHost(stack, h);
+  }
+  await sleep(s.observe);
+  const after = await settle(stack, 240);
+  await sleep(2);
+  const samples = await client.stop();
+  const verdict = await client.verify();
+  if (s.restore) await s.restore(stack);
+  let breakdown: ChaosRecord["breakdown"];
+  if (fault.leaderSeen !== undefined) {
+    const seen = fault.leaderSeen;
+    const firstAfter = samples.find((x) => x.kind === "write" && x.ok && x.t >= seen);
+    breakdown = {
+      electedAfterMs: seen - fault.start,
+      routedAfterMs: (firstAfter ? firstAfter.t + firstAfter.latencyMs : seen) - seen,
+    };
+  }
+  const record: ChaosRecord = {
+    run,
+    scenario: s.id,
+    title: s.title,
+    profile,
+    topology: s.topology,
+    engine: ENGINE,
+    facts,
+    fault,
+    writes: verdict.writes,
+    reads: verdict.reads,
+    recoverySeconds: Math.round(((after.seconds * 1000 + s.observe * 1000) / 1000) * 10) / 10,
+    after: { ok: after.ok, detail: after.detail, leader: after.leader, timeline: after.timeline },
+    before: { leader: before.leader, timeline: before.timeline },
+    breakdown,
+    versions: versions(stack),
+    machine: machine(),
+    recorded: new Date().toISOString(),
+  };
+  log(
+    `  ${s.id} [${profile}]: longest write gap ${(verdict.writes.longestGapMs / 1000).toFixed(2)} s, ` +
+      `lost ${verdict.writes.lost}, ghost ${verdict.writes.ghost}, after: ${after.ok ? "ok" : after.detail}`,
+  );
+  return { record, samples };
+}
+
+function failed(s: Scenario, profile: Profile, topology: string, run: string, error: string): ChaosRecord {
+  const none = { ok: 0, failed: 0, longestGapMs: 0, longestGapAt: 0 };
+  return {
+    run,
+    scenario: s.id,
+    title: s.title,
+    profile,
+    topology,
+    engine: ENGINE,
+    facts: { error },
+    fault: { start: 0, end: 0 },
+    writes: { ...none, lost: 0, ghost: 0 },
+    reads: none,
+    recoverySeconds: 0,
+    after: { ok: false, detail: `scenario failed: ${error.split("\n")[0]}` },
+    before: {},
+    versions: {},
+    machine: machine(),
+    recorded: new Date().toISOString(),
+  };
+}
+
+/** After a scenario that failed half way: every host running and connected, its change undone. */
+async function repair(stack: TestStack, s: Scenario): Promise<void> {
+  for (const h of await stoppedHosts(stack)) await startHost(stack, h);
+  for (const h of stack.hosts) await reconnect(stack, h);
+  if (s.restore) await s.restore(stack).catch(() => undefined);
+  await settle(stack, 240);
+}
+
+/** CPU hogs on the machine for `seconds` under load: a fast profile must not fail over by itself. */
+async function hog(stack: TestStack, profile: Profile, seconds: number, run: string): Promise<HogRecord> {
+  const before = await health(stack);
+  const { rw, ro } = endpoints(stack);
+  const client = new LoadClient({
+    rw,
+    ro,
+    intervalMs: 50,
+    maxSeconds: seconds + 30,
+    maxRequests: Math.ceil((seconds + 30) * 20),
+    requestTimeoutMs: 2000,
+    run: `${run}-${profile}-hog`,
+  });
+  client.start();
+  const n = os.cpus().length;
+  const hogs = Array.from({ length: n }, () =>
+    spawn("timeout", [String(seconds), "sh", "-c", "while :; do :; done"], { stdio: "ignore" }),
+  );
+  let changes = 0;
+  let last = before.leader;
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    await sleep(5);
+    const l = (await members(stack))?.find((m) => m.Role === "Leader")?.Member;
+    if (l && last && l !== last) changes++;
+    if (l) last = l;
+  }
+  await Promise.all(hogs.map((h) => new Promise((r) => (h.exitCode !== null ? r(0) : h.on("exit", r)))));
+  await client.stop();
+  const verdict = await client.verify();
+  const after = await settle(stack, 120);
+  return {
+    run,
+    profile,
+    seconds,
+    hogs: n,
+    leaderChanges: changes + ((after.timeline ?? 0) > (before.timeline ?? 0) && changes === 0 ? 1 : 0),
+    timelineBefore: before.timeline,
+    timelineAfter: after.timeline,
+    writes: verdict.writes,
+    machine: machine(),
+    recorded: new Date().toISOString(),
+  };
+}
+
+/** Run the scenarios of each topology under each profile, each on a fresh stack. */
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const run = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
+  const result: ChaosResult = { records: [], hogs: [], timelines: {} };
+  const topologies = [...new Set(o.scenarios.map((s) => s.topology))];
+  for (const profile of o.profiles) {
+    for (const topology of topologies) {
+      const stack = makeStack(topology, SLOTS[topology], { kind: "chaos", overrides: { cluster: { profile } } });
+      log(`${topology} [${profile}]: deploying ${stack.name} with ${ENGINE}`);
+      try {
+        const up = await runStack(stack, "up");
+        if (up.code !== 0) throw new Error(`up failed:\n${up.output.slice(-3000)}`);
+        await prepare(endpoints(stack).rw);
+        for (const s of o.scenarios.filter((x) => x.topology === topology)) {
+          try {
+            const { record, samples } = await measure(stack, s, profile, run, log);
+            result.records.push(record);
+            result.timelines[`${s.id}/${profile}`] = samples.filter((x) => x.kind === "write");
+          } catch (e) {
+            // Recorded as a failed after-condition; the next scenario starts from a repaired cluster.
+            log(`  ${s.id} [${profile}]: FAILED: ${(e as Error).message}`);
+            result.records.push(failed(s, profile, topology, run, (e as Error).message));
+            await repair(stack, s);
+          }
+        }
+        if (o.hogSeconds > 0 && topology === "dev" && profile === "fast") {
+          log(`  ${o.hogSeconds} s of CPU hogs [${profile}]`);
+          const h = await hog(stack, profile, o.hogSeconds, run);
+          log(`  leader changes under the hogs: ${h.leaderChanges}`);
+          result.hogs.push(h);
+        }
+      } finally {
+        const down = await runStack(stack, "down");
+        if (down.code !== 0) log(`down failed (removing the containers):\n${down.output.slice(-2000)}`);
+        removeStack(stack);
+      }
+    }
+  }
+  fs.mkdirSync(RESULTS, { recursive: true });
+  fs.writeFileSync(
+    path.join(RESULTS, `${o.label}.json`),
+    `${JSON.stringify({ records: result.records, hogs: result.hogs }, null, 2)}\n`,
+  );
+  fs.writeFileSync(path.join(RESULTS, `${o.label}-timelines.json`), compactTimelines(result.timelines));
+  return result;
+}
+
+/** One line per scenario: `[t, latency, ok]` triples, small enough to keep in the repository. */
+function compactTimelines(t: Record<string, Sample[]>): string {
+  const lines = Object.entries(t).map(
+    ([k, samples]) => `  ${JSON.stringify(k)}: ${JSON.stringify(samples.map((s) => [s.t, s.latencyMs, s.ok ? 1 : 0]))}`,
+  );
+  return `{\n${lines.join(",\n")}\n}\n`;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const smoke = process.argv.includes("--smoke");
+  const wanted = arg("scenarios")?.split(",");
+  const unknown = (wanted ?? []).filter((w) => !SCENARIOS.some((s) => s.id === w));
+  if (unknown.length > 0) {
+    throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.id).join(", ")}`);
+  }
+  const scenarios = SCENARIOS.filter((s) => (wanted ? wanted.includes(s.id) : !smoke || s.smoke));
+  const profiles = (arg("profiles") ?? (smoke ? "fast" : "fast,guide")).split(",") as Profile[];
+  const hogSeconds = Number(arg("hog-seconds") ?? (smoke ? 0 : 600));
+  const label = smoke ? "chaos-smoke" : "chaos";
+  await runChaos({ profiles, scenarios, hogSeconds, label });
+  if (!smoke) writeReport(RESULTS, path.join(ROOT, "docs"));
+}
+
+if (require.main === module) {
+  main().catch((e: Error) => {
+    process.stderr.write(`chaos: ${e.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * The short chaos run `make test` does, so that the harness cannot rot: a planned switchover, the
+ * leader's PostgreSQL killed and the leader's host lost, under load on the fast profile. Each must
+ * end with one leader and every replica streaming, without manual steps, and lose no
+ * acknowledged write. The timings go to bench/results/chaos-smoke.json, not into assertions.
+ */
+import { runChaos } from "../../bench/chaos/run";
+import { SCENARIOS } from "../../bench/chaos/scenarios";
+
+jest.setTimeout(30 * 60 * 1000);
+
+describe("chaos smoke (fast profile)", () => {
+  const smoke = SCENARIOS.filter((s) => s.smoke);
+
+  it("runs the smoke scenarios, each recovering by itself with no acknowledged write lost", async () => {
+    const lines: string[] = [];
+    const { records } = await runChaos({
+      profiles: ["fast"],
+      scenarios: smoke,
+      hogSeconds: 0,
+      label: "chaos-smoke",
+      log: (l) => lines.push(l),
+    });
+    process.stdout.write(`${lines.join("\n")}\n`);
+    expect(records.map((r) => r.scenario)).toEqual(smoke.map((s) => s.id));
+    for (const r of records) {
+      expect({ scenario: r.scenario, after: r.after.ok ? "ok" : r.after.detail, lost: r.writes.lost }).toEqual({
+        scenario: r.scenario,
+        after: "ok",
+        lost: 0,
+      });
+      // Every write loop ran, and the client saw the fault end.
+      expect(r.writes.ok).toBeGreaterThan(100);
+      expect(r.reads.ok).toBeGreaterThan(100);
+    }
+    const changed = records.filter((r) => r.scenario !== "leader-postgres-kill");
+    for (const r of changed)
+      expect({ scenario: r.scenario, leader: r.after.leader }).not.toEqual({
+        scenario: r.scenario,
+        leader: r.before.leader,
+      });
+    for (const r of changed) expect(r.after.timeline).toBeGreaterThan(r.before.timeline ?? 0);
+  });
+});
