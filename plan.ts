@@ -81,6 +81,17 @@ export interface DcsSpec {
 export type EtcdSettings = ResolvedSettings["etcd"];
 export type HaproxySettings = ResolvedSettings["haproxy"];
 
+/** The routers' virtual IP: keepalived on every router, the first one preferred. */
+export interface VipSpec {
+  address: string;
+  prefixLength: number;
+  interface: string;
+  routerId: number;
+  packages: { debian: string[]; rhel: string[] };
+  /** Every router with its VRRP priority (higher wins an election). */
+  routers: { name: string; address: string; priority: number }[];
+}
+
 export interface ClusterPlan {
   hosts: HostSpec[];
   etcd: EtcdSettings & {
@@ -114,6 +125,7 @@ export interface ClusterPlan {
   routers: RouterSpec[];
   haproxy: HaproxySettings;
   client: ClientEndpoint;
+  vip?: VipSpec;
 }
 
 export function planHost(h: HostSettings, index: number, local?: ResolvedSettings["local"]): HostSpec {
@@ -228,5 +240,9 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     routers,
     haproxy,
     client,
+    vip: haproxy.vip && {
+      ...haproxy.vip,
+      routers: routers.map((r, i) => ({ name: r.name, address: r.host.address, priority: 150 - 10 * i })),
+    },
   };
 }

@@ -11,11 +11,18 @@ import { ClientUrls, renderConnectionHints, renderPgpass } from "../configs/pgpa
 
 /** Write `.pulumi-state/<stack>.pgpass` (mode 0600) under `dir`; undefined when the outputs lack URLs. */
 export function writeClientFiles(dir: string, stack: string, outputs: Record<string, unknown>): string | undefined {
-  const { readWriteUrl, readOnlyUrl } = outputs;
+  const { readWriteUrl, readOnlyUrl, loopbackReadWriteUrl, loopbackReadOnlyUrl } = outputs;
   if (typeof readWriteUrl !== "string" || typeof readOnlyUrl !== "string") return undefined;
+  const optional = (v: unknown) => (typeof v === "string" ? v : undefined);
   const file = path.join(dir, ".pulumi-state", `${stack}.pgpass`);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(file, renderPgpass({ readWriteUrl, readOnlyUrl }), { mode: 0o600 });
+  const urls = {
+    readWriteUrl,
+    readOnlyUrl,
+    loopbackReadWriteUrl: optional(loopbackReadWriteUrl),
+    loopbackReadOnlyUrl: optional(loopbackReadOnlyUrl),
+  };
+  fs.writeFileSync(file, renderPgpass(urls), { mode: 0o600 });
   fs.chmodSync(file, 0o600);
   return file;
 }

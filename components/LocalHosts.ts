@@ -70,6 +70,7 @@ export class LocalHosts extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const vipHolder = (host: string) => plan.vip?.routers.some((r) => r.name === host) ?? false;
     this.hosts = {};
     for (const host of plan.hosts) {
       const container = new docker.Container(
@@ -83,7 +84,8 @@ export class LocalHosts extends pulumi.ComponentResource {
           image: image.imageName,
           command: ["/sbin/init"],
           stopSignal: "SIGRTMIN+3",
-          capabilities: { adds: ["CAP_SYS_ADMIN"] }, // as the provider reads it back
+          // As the provider reads them back; keepalived needs NET_ADMIN to add the virtual IP.
+          capabilities: { adds: vipHolder(host.name) ? ["CAP_NET_ADMIN", "CAP_SYS_ADMIN"] : ["CAP_SYS_ADMIN"] },
           securityOpts: ["seccomp=unconfined"],
           cgroupnsMode: "host",
           volumes: [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup", readOnly: false }],

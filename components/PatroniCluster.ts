@@ -1,6 +1,7 @@
 /**
- * The whole cluster: passwords, etcd members, Patroni members, extra roles and HAProxy routers,
- * wired in start order: etcd → Patroni leader → replicas → HAProxy (destroy runs in reverse).
+ * The whole cluster: passwords, etcd members, Patroni members, extra roles, HAProxy routers and
+ * their virtual IP, wired in start order: etcd → Patroni leader → replicas → HAProxy → keepalived
+ * (destroy runs in reverse).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -14,6 +15,7 @@ import { HaproxyRouter } from "./HaproxyRouter";
 import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
 import { PatroniNode } from "./PatroniNode";
 import { RemoteScript } from "./RemoteScript";
+import { RouterVip } from "./RouterVip";
 
 export interface PatroniClusterArgs {
   plan: ClusterPlan;
@@ -26,9 +28,13 @@ export class PatroniCluster extends pulumi.ComponentResource {
   readonly leader: PatroniNode;
   readonly replicas: PatroniNode[];
   readonly routers: HaproxyRouter[];
+  readonly vips: RouterVip[];
   readonly readWriteUrl: pulumi.Output<string>;
   readonly readOnlyUrl: pulumi.Output<string>;
   readonly statsUrl: string;
+  /** The loopback ports of a local stack with a virtual IP (a convenience next to the VIP). */
+  readonly loopbackReadWriteUrl?: pulumi.Output<string>;
+  readonly loopbackReadOnlyUrl?: pulumi.Output<string>;
   readonly superuserPassword: pulumi.Output<string>;
   readonly userPasswords: pulumi.Output<Record<string, string>>;
 
@@ -92,21 +98,44 @@ export class PatroniCluster extends pulumi.ComponentResource {
         ),
     );
 
+    const vip = plan.vip;
+    const vips = vip
+      ? plan.routers.map(
+          (router, i) =>
+            new RouterVip(
+              `${name}-vip-${router.name}`,
+              { router, vip, plan, access: this.access(router.host.name), startAfter: [routers[i]] },
+              { parent: this },
+            ),
+        )
+      : [];
+
+    // Clients use the virtual IP when there is one, else the first router (loopback on local stacks).
     const endpoint = plan.client;
-    const url = (port: number) =>
+    const url = (host: string, port: number) =>
       pulumi.secret(
-        secrets.apply(
-          (sec) => `postgresql://${SYSTEM_USERS.superuser}:${sec.superuser}@${endpoint.host}:${port}/postgres`,
-        ),
+        secrets.apply((sec) => `postgresql://${SYSTEM_USERS.superuser}:${sec.superuser}@${host}:${port}/postgres`),
       );
+    const h = plan.haproxy;
 
     this.etcdNodes = etcdNodes;
     this.leader = leader;
     this.replicas = replicas;
     this.routers = routers;
-    this.readWriteUrl = url(endpoint.readWritePort);
-    this.readOnlyUrl = url(endpoint.readOnlyPort);
-    this.statsUrl = `http://${endpoint.host}:${endpoint.statsPort}/`;
+    this.vips = vips;
+    if (vip) {
+      this.readWriteUrl = url(vip.address, h.readWritePort);
+      this.readOnlyUrl = url(vip.address, h.readOnlyPort);
+      this.statsUrl = `http://${vip.address}:${h.statsPort}/`;
+      if (endpoint.host === "127.0.0.1") {
+        this.loopbackReadWriteUrl = url(endpoint.host, endpoint.readWritePort);
+        this.loopbackReadOnlyUrl = url(endpoint.host, endpoint.readOnlyPort);
+      }
+    } else {
+      this.readWriteUrl = url(endpoint.host, endpoint.readWritePort);
+      this.readOnlyUrl = url(endpoint.host, endpoint.readOnlyPort);
+      this.statsUrl = `http://${endpoint.host}:${endpoint.statsPort}/`;
+    }
     this.superuserPassword = pulumi.secret(secrets.apply((sec) => sec.superuser));
     this.userPasswords = userPasswords;
     this.registerOutputs({

@@ -157,6 +157,25 @@ const shape = z.strictObject({
         .prefault({}),
       retries: z.number().int().min(0).default(2),
       packages: packages(["haproxy", "socat", "curl"], ["haproxy", "socat", "curl"]),
+      /**
+       * A virtual IP held by keepalived (VRRP) on one HAProxy host at a time, moved when that
+       * host or its HAProxy fails. Without it, clients list the routers themselves.
+       */
+      vip: z
+        .strictObject({
+          address: ipv4,
+          /** The prefix length of the routers' subnet, which must contain the address. */
+          prefixLength: z.number().int().min(8).max(30).default(24),
+          /** The network interface of the routers that carries their cluster address. */
+          interface: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,15}$/, "must be a network interface name such as eth0")
+            .default("eth0"),
+          /** VRRP virtual router id (1-255), unique on the subnet. */
+          routerId: z.number().int().min(1).max(255).default(51),
+          packages: packages(["keepalived", "curl"], ["keepalived", "curl"]),
+        })
+        .optional(),
     })
     .prefault({}),
   /** Present only on stacks whose hosts are local Docker containers. */

@@ -115,9 +115,46 @@ const sshCredentials: Rule = (s, creds) =>
         },
       ];
 
+const toInt = (a: string) => a.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+
+/** A VIP needs two routers to move between, and a free address on their subnet. */
+const vip: Rule = (s) => {
+  const v = s.haproxy.vip;
+  if (!v) return [];
+  const key = "patroni-stack:haproxy.vip";
+  const problems: Problem[] = [];
+  if (s.roles.haproxy.length < 2) {
+    problems.push({
+      key,
+      message:
+        "a virtual IP needs at least two HAProxy hosts to move between: add hosts to roles.haproxy or remove haproxy.vip",
+    });
+  }
+  const mask = 2 ** (32 - v.prefixLength);
+  const net = (a: string) => Math.floor(toInt(a) / mask);
+  for (const name of s.roles.haproxy) {
+    const host = s.hosts.find((h) => h.name === name);
+    if (host && net(host.address) !== net(v.address)) {
+      problems.push({
+        key: `${key}.address`,
+        message: `${v.address} is not on the subnet of HAProxy host ${name} (${host.address}/${v.prefixLength}): use a free address of that subnet, or set haproxy.vip.prefixLength`,
+      });
+    }
+  }
+  const owner = s.hosts.find((h) => h.address === v.address);
+  if (owner)
+    problems.push({ key: `${key}.address`, message: `${v.address} is host ${owner.name}'s address: use a free one` });
+  if (s.local && !cidrContains(s.local.subnet, v.address)) {
+    problems.push({
+      key: `${key}.address`,
+      message: `${v.address} is not a usable address in local.subnet ${s.local.subnet}`,
+    });
+  }
+  return problems;
+};
+
 function cidrContains(cidr: string, address: string): boolean {
   const [base, bits] = cidr.split("/");
-  const toInt = (a: string) => a.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
   const size = 2 ** (32 - Number(bits));
   const start = Math.floor(toInt(base) / size) * size;
   const a = toInt(address);
@@ -176,6 +213,7 @@ const rules: Rule[] = [
   sshCredentials,
   localHosts,
   managedParameters,
+  vip,
 ];
 
 export function validateSettings(settings: Settings, creds: Credentials): Problem[] {

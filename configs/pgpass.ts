@@ -3,18 +3,24 @@
 export interface ClientUrls {
   readWriteUrl: string;
   readOnlyUrl: string;
+  /** Local stacks with a virtual IP: the loopback ports, next to the VIP. */
+  loopbackReadWriteUrl?: string;
+  loopbackReadOnlyUrl?: string;
 }
 
 const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
 
-/** One pgpass line per HAProxy port (`host:port:*:user:password`), from the stack's secret URLs. */
+/** One pgpass line per HAProxy endpoint (`host:port:*:user:password`), from the stack's secret URLs. */
 export function renderPgpass(urls: ClientUrls): string {
-  const lines = [urls.readWriteUrl, urls.readOnlyUrl].map((u) => {
-    const url = new URL(u);
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    return `${url.hostname}:${url.port}:*:${escape(user)}:${escape(password)}`;
-  });
+  const all = [urls.readWriteUrl, urls.readOnlyUrl, urls.loopbackReadWriteUrl, urls.loopbackReadOnlyUrl];
+  const lines = all
+    .filter((u): u is string => typeof u === "string")
+    .map((u) => {
+      const url = new URL(u);
+      const user = decodeURIComponent(url.username);
+      const password = decodeURIComponent(url.password);
+      return `${url.hostname}:${url.port}:*:${escape(user)}:${escape(password)}`;
+    });
   return `${lines.join("\n")}\n`;
 }
 
@@ -24,11 +30,22 @@ export function renderConnectionHints(urls: ClientUrls, pgpassFile: string, stat
   const ro = new URL(urls.readOnlyUrl);
   const psql = (u: URL) =>
     `PGPASSFILE=${pgpassFile} psql -h ${u.hostname} -p ${u.port} -U ${decodeURIComponent(u.username)} postgres`;
+  const loopback =
+    urls.loopbackReadWriteUrl && urls.loopbackReadOnlyUrl
+      ? [
+          "or through the first router's ports on this machine:",
+          `  read-write: ${psql(new URL(urls.loopbackReadWriteUrl))}`,
+          `  read-only:  ${psql(new URL(urls.loopbackReadOnlyUrl))}`,
+        ]
+      : [];
   return [
-    "The cluster is up. Connect through HAProxy:",
+    urls.loopbackReadWriteUrl
+      ? `The cluster is up. Connect through HAProxy on the virtual IP ${rw.hostname}:`
+      : "The cluster is up. Connect through HAProxy:",
     `  read-write: ${psql(rw)}`,
     `  read-only:  ${psql(ro)}`,
     ...(statsUrl ? [`  stats:      ${statsUrl}`] : []),
+    ...loopback,
   ].join("\n");
 }
 

@@ -153,3 +153,14 @@ export async function switchover(stack: TestStack, from: string, to: string): Pr
      printf 'user = "%s"\\n' "$auth" | curl -sf -m 60 -X POST --config - -d '{"leader":"${from}","candidate":"${to}"}' "http://${stack.addresses[from]}:8008/switchover"`,
   );
 }
+
+/** The router clients reach: the holder of the virtual IP, or the first router without one. */
+export async function clientRouter(stack: TestStack): Promise<string> {
+  const vip = stack.vip;
+  if (!vip) return stack.routers[0];
+  for (const r of stack.routers) {
+    const held = await docker(["exec", container(stack, r), "ip", "-o", "-4", "addr", "show"], 10);
+    if (held.ok && held.out.includes(` ${vip}/`)) return r;
+  }
+  throw new Error(`no router holds the virtual IP ${vip}`);
+}

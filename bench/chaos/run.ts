@@ -100,17 +100,23 @@ function versions(stack: TestStack): Record<string, string> {
   );
 }
 
-/** The stack's HAProxy ports on 127.0.0.1, with the superuser's password from its pgpass file. */
+/**
+ * Where clients connect: the routers' virtual IP when the stack has one, else the first router's
+ * ports on 127.0.0.1; with the superuser's password from the stack's pgpass file.
+ */
 function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
   const pgpass = fs.readFileSync(path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`), "utf8");
+  const host = stack.vip ?? "127.0.0.1";
   const at = (port: number): Endpoint => ({
-    host: "127.0.0.1",
+    host,
     port,
     user: "postgres",
     database: "postgres",
-    password: pgpassPassword(pgpass, "127.0.0.1", port, "postgres"),
+    password: pgpassPassword(pgpass, host, port, "postgres"),
   });
-  return { rw: at(stack.rwPort), ro: at(stack.roPort) };
+  return stack.vip
+    ? { rw: at(stack.routerPorts.readWrite), ro: at(stack.routerPorts.readOnly) }
+    : { rw: at(stack.rwPort), ro: at(stack.roPort) };
 }
 
 /** One scenario under load; returns its record and the client's timeline. */

@@ -22,7 +22,11 @@ export type ScriptName =
   | "haproxy-install"
   | "haproxy-configure"
   | "haproxy-start"
-  | "haproxy-stop";
+  | "haproxy-stop"
+  | "keepalived-install"
+  | "keepalived-configure"
+  | "keepalived-start"
+  | "keepalived-stop";
 
 export type ScriptValue = string | number | boolean | string[];
 

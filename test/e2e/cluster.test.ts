@@ -111,6 +111,32 @@ describe.each([
     expectReadYourWrites(stack);
   });
 
+  it("serves clients on the virtual IP, and moves it when its holder's HAProxy stops", async () => {
+    if (!stack.vip) return; // the seed topology has one router and no VIP
+    const vip = stack.vip;
+    const ports = stack.routerPorts;
+    expect(psql(stack, ports.readWrite, "select pg_is_in_recovery()", vip)).toBe("f");
+    expect(psql(stack, ports.readOnly, "select pg_is_in_recovery()", vip)).toBe("t");
+    const holders = () =>
+      stack.routers.filter((r) => onHost(stack, r, `ip -o -4 addr show | grep -c ' ${vip}/' || true`) === "1");
+    const before = holders();
+    expect(before).toHaveLength(1);
+    onHost(stack, before[0], "systemctl stop haproxy");
+    try {
+      let now = holders();
+      for (let i = 0; i < 60 && (now.length !== 1 || now[0] === before[0]); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        now = holders();
+      }
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(before[0]);
+      expect(psql(stack, ports.readWrite, "select pg_is_in_recovery()", vip)).toBe("f");
+    } finally {
+      // With nopreempt the address stays on its new holder once this HAProxy is back.
+      onHost(stack, before[0], "systemctl start haproxy");
+    }
+  });
+
   it("runs with the settings from the stack config", () => {
     expect(psql(stack, stack.rwPort, "show port")).toBe(String(stack.pgPort));
     expect(psql(stack, stack.rwPort, "select current_setting('server_version_num')::int / 10000")).toBe(
@@ -378,7 +404,11 @@ describe.each([
     const order = stopOrder(r);
     const at = (part: string) => order.findIndex((n) => n.includes(part));
     const replicas = order.filter((n) => n.includes("-patroni-") && !n.endsWith(`-${stack.leader}`));
-    expect(at("-haproxy-")).toBe(0);
+    // The router tier first: keepalived (the virtual IP), then HAProxy.
+    const routerTier = order.filter((n) => /-(haproxy|vip)-/.test(n));
+    expect(order.slice(0, routerTier.length)).toEqual(routerTier);
+    for (const v of routerTier.filter((n) => n.includes("-vip-")))
+      expect(order.indexOf(v)).toBeLessThan(at("-haproxy-"));
     for (const rep of replicas) expect(order.indexOf(rep)).toBeLessThan(at(`-patroni-${stack.leader}`));
     const etcd = order.filter((n) => n.includes("-etcd-"));
     for (const e of etcd) expect(order.indexOf(e)).toBeGreaterThan(at(`-patroni-${stack.leader}`));

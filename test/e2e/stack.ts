@@ -65,6 +65,10 @@ export interface TestStack {
   etcdHosts: string[];
   /** Hosts running Patroni, the bootstrap leader first. */
   patroniHosts: string[];
+  /** The routers' virtual IP, when the stack has one. */
+  vip?: string;
+  /** HAProxy's ports on the routers (and on the VIP). */
+  routerPorts: { readWrite: number; readOnly: number; stats: number };
 }
 
 /** Remove containers and networks an earlier, aborted run of the same topology left behind. */
@@ -107,6 +111,8 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
     sshPortBase: 22200 + slot * 10,
     portOffset: 20000 + slot * 100,
   };
+  const haproxy = cfg["patroni-stack:haproxy"] as { vip?: { address: string } } | undefined;
+  if (haproxy?.vip) haproxy.vip.address = `${subnet}.100`;
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     const full = `patroni-stack:${key}`;
     cfg[full] = { ...((cfg[full] ?? {}) as Record<string, unknown>), ...value };
@@ -135,6 +141,12 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
     addresses: Object.fromEntries(plan.hosts.map((h) => [h.name, h.address])),
     etcdHosts: plan.etcd.members.map((m) => m.name),
     patroniHosts: plan.patroni.members.map((m) => m.name),
+    vip: plan.vip?.address,
+    routerPorts: {
+      readWrite: plan.haproxy.readWritePort,
+      readOnly: plan.haproxy.readOnlyPort,
+      stats: plan.haproxy.statsPort,
+    },
   };
 }
 
@@ -266,15 +278,11 @@ export function patronictlList(stack: TestStack, host: string): Member[] {
 }
 
 /** psql through HAProxy on 127.0.0.1 with the superuser's password from the stack's pgpass file. */
-export function psql(stack: TestStack, port: number, sql: string): string {
-  return sh(
-    "psql",
-    ["-X", "-At", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", sql],
-    {
-      PGPASSFILE: path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`),
-      PGCONNECT_TIMEOUT: "5",
-    },
-  );
+export function psql(stack: TestStack, port: number, sql: string, host = "127.0.0.1"): string {
+  return sh("psql", ["-X", "-At", "-h", host, "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", sql], {
+    PGPASSFILE: path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`),
+    PGCONNECT_TIMEOUT: "5",
+  });
 }
 
 /** Containers and networks of the stack that still exist. */

@@ -17,6 +17,15 @@ beforeAll(async () => {
     plan.hosts.map((h) => [h.name, { connection: { host: h.address, user: "root", privateKey: "KEY" } }]),
   );
   new PatroniCluster("postgres", { plan, hosts });
+  // The same hosts with two routers behind a virtual IP.
+  const raw = threeNodeSettings();
+  const vipPlan = planCluster(
+    resolveSettings(
+      { ...raw, roles: { ...raw.roles, haproxy: ["pg1", "pg2"] }, haproxy: { vip: { address: "10.0.0.100" } } },
+      withKey,
+    ),
+  );
+  new PatroniCluster("vip", { plan: vipPlan, hosts });
   await settle(registered);
 });
 
@@ -81,6 +90,17 @@ describe("day-2 changes", () => {
   });
 });
 
+describe("the virtual IP", () => {
+  it.each(["pg1", "pg2"])("keepalived on %s starts after that host's HAProxy", (m) => {
+    expect(dependsOn(`vip-vip-${m}-start`, `vip-haproxy-${m}-start`)).toBe(true);
+    expect(dependsOn(`vip-vip-${m}-stop`, `vip-vip-${m}-start`)).toBe(true);
+  });
+
+  it("is left out without a VIP", () => {
+    expect(registered.some((r) => r.name.startsWith("postgres-vip-"))).toBe(false);
+  });
+});
+
 describe("destroy order (the reverse of the dependencies)", () => {
   it("stops each service only after what depends on it", () => {
     expect(dependsOn("postgres-haproxy-pg1-stop", "postgres-haproxy-pg1-start")).toBe(true);
@@ -122,7 +142,7 @@ describe("secrets", () => {
   it("generates every password with @pulumi/random", () => {
     expect(
       registered
-        .filter((r) => r.type.startsWith("random:"))
+        .filter((r) => r.type.startsWith("random:") && r.name.startsWith("postgres-"))
         .map((r) => r.name)
         .sort(),
     ).toEqual([
@@ -144,7 +164,7 @@ describe("secrets", () => {
   });
 
   it("sends passwords only as secret stdin", () => {
-    const withStdin = registered.filter((r) => r.inputs.stdin !== undefined);
+    const withStdin = registered.filter((r) => r.inputs.stdin !== undefined && r.name.startsWith("postgres-"));
     expect(withStdin.map((r) => r.name).sort()).toEqual([
       "postgres-patroni-pg1-configure-run",
       "postgres-patroni-pg2-configure-run",

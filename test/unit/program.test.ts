@@ -45,11 +45,13 @@ describe("local hosts", () => {
     const containers = ofType("docker:index/container:Container");
     expect(containers.map((c) => c.inputs.hostname)).toEqual(["pg1", "pg2", "pg3"]);
     for (const c of containers) {
+      // keepalived on the routers (pg1, pg2) adds the virtual IP: it needs NET_ADMIN there only.
+      const router = ["pg1", "pg2"].includes(c.inputs.hostname as string);
       expect(c.inputs).toMatchObject({
         command: ["/sbin/init"],
         stopSignal: "SIGRTMIN+3",
         // The provider reads capabilities back with the prefix: without it a refresh replaces the host.
-        capabilities: { adds: ["CAP_SYS_ADMIN"] },
+        capabilities: { adds: router ? ["CAP_NET_ADMIN", "CAP_SYS_ADMIN"] : ["CAP_SYS_ADMIN"] },
         securityOpts: ["seccomp=unconfined"],
         cgroupnsMode: "host",
       });
@@ -116,9 +118,14 @@ describe("stack outputs", () => {
     };
     const rw = await value<string>(program.readWriteUrl);
     expect(rw.secret).toBe(true);
-    expect(rw.v).toMatch(/^postgresql:\/\/postgres:.+@127\.0\.0\.1:5000\/postgres$/);
-    expect((await value<string>(program.readOnlyUrl)).v).toMatch(/@127\.0\.0\.1:5001\//);
-    expect(program.statsUrl).toBe("http://127.0.0.1:7000/");
+    // The virtual IP is the endpoint; pg1's ports on loopback stay as a convenience.
+    expect(rw.v).toMatch(/^postgresql:\/\/postgres:.+@10\.213\.7\.100:5000\/postgres$/);
+    expect((await value<string>(program.readOnlyUrl)).v).toMatch(/@10\.213\.7\.100:5001\//);
+    expect(program.statsUrl).toBe("http://10.213.7.100:7000/");
+    expect(program.virtualIp).toBe("10.213.7.100");
+    const loopback = await value<string>(program.loopbackReadWriteUrl);
+    expect(loopback.secret).toBe(true);
+    expect(loopback.v).toMatch(/@127\.0\.0\.1:5000\/postgres$/);
     expect(program.leader).toBe("pg1");
     expect(program.members).toEqual([
       { name: "pg1", address: "10.213.7.11", role: "leader" },

@@ -156,6 +156,10 @@ describe("remote scripts", () => {
     "haproxy-configure",
     "haproxy-start",
     "haproxy-stop",
+    "keepalived-install",
+    "keepalived-configure",
+    "keepalived-start",
+    "keepalived-stop",
   ];
 
   it.each(names)("%s is strict bash that parses", (name) => {
