@@ -32,13 +32,18 @@ export interface PatroniSecrets {
 
 export const RESTAPI_USER = "patroni";
 
-/** pg_hba lines: local peer for the OS superuser, then each member for replication and rewind. */
+/**
+ * pg_hba lines: local peer for the OS superuser, then each member for replication and rewind.
+ * Patroni also opens a replication connection to its own PostgreSQL on 127.0.0.1 to read the
+ * local timeline when it weighs a failover.
+ */
 export function renderPgHba(cluster: Pick<PatroniClusterSpec, "members" | "extraHba">): string[] {
   const members = cluster.members.map((m) => `${m.postgres.address}/32`);
   return [
     `local all ${SYSTEM_USERS.superuser} peer`,
     "local all all scram-sha-256",
     "host all all 127.0.0.1/32 scram-sha-256",
+    `host replication ${SYSTEM_USERS.replication} 127.0.0.1/32 scram-sha-256`,
     ...members.map((cidr) => `host replication ${SYSTEM_USERS.replication} ${cidr} scram-sha-256`),
     ...members.map((cidr) => `host all ${SYSTEM_USERS.superuser},${SYSTEM_USERS.rewind} ${cidr} scram-sha-256`),
     ...cluster.extraHba,

@@ -164,3 +164,21 @@ export async function clientRouter(stack: TestStack): Promise<string> {
   }
   throw new Error(`no router holds the virtual IP ${vip}`);
 }
+
+/**
+ * Rebuild the members that did not come back by themselves (`patronictl reinit`), so that the
+ * next scenario starts from a healthy cluster; returns the members rebuilt.
+ */
+export async function reinitBroken(stack: TestStack): Promise<string[]> {
+  const list = await members(stack);
+  if (!list) return [];
+  const lead = list.find((m) => m.Role === "Leader" && m.State === "running");
+  if (!lead) return [];
+  const broken = list.filter((m) => m !== lead && (!["running", "streaming"].includes(m.State) || m.TL !== lead.TL));
+  for (const m of broken) {
+    await exec(stack, lead.Member, `${PATRONICTL} reinit --force --wait postgres ${m.Member} >/dev/null`, 300).catch(
+      () => undefined,
+    );
+  }
+  return broken.map((m) => m.Member);
+}

@@ -4,7 +4,10 @@
  * the clients' timelines, and docs/benchmarks.md with a picture per scenario.
  *
  *   npx ts-node --transpile-only bench/chaos/run.ts [--smoke] [--profiles fast,guide]
- *       [--scenarios id,id] [--hog-seconds 600]
+ *       [--scenarios id,id] [--hog-seconds 600] [--on trixie]
+ *
+ * `--on <stack>` runs the dev scenarios on another repository stack and writes
+ * bench/results/chaos-<stack>.json instead (no report).
  */
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -14,7 +17,7 @@ import { Profile } from "../../config";
 import { pgpassPassword } from "../../configs/pgpass";
 import { ENGINE, makeStack, removeStack, runStack, TestStack } from "../../test/e2e/stack";
 import { Endpoint, LoadClient, prepare, Sample, Verdict } from "./client";
-import { health, members, reconnect, settle, sleep, startHost } from "./cluster";
+import { health, members, reconnect, reinitBroken, settle, sleep, startHost } from "./cluster";
 import { writeReport } from "./report";
 import { Scenario, SCENARIOS, stoppedHosts } from "./scenarios";
 
@@ -62,7 +65,9 @@ export interface ChaosOptions {
   scenarios: Scenario[];
   hogSeconds: number;
   /** Where records and timelines go (chaos.json / chaos-timelines.json, or the smoke files). */
-  label: "chaos" | "chaos-smoke";
+  label: string;
+  /** The repository stack the `dev` scenarios run on (default dev). */
+  on?: string;
   log?: (line: string) => void;
 }
 
@@ -156,7 +161,13 @@ async function measure(
     for (const h of await stoppedHosts(stack)) await startHost(stack, h);
   }
   await sleep(s.observe);
-  const after = await settle(stack, 240);
+  let after = await settle(stack, 240);
+  if (!after.ok) {
+    // Not recovered by itself: rebuild what is broken so the next scenario starts healthy.
+    const rebuilt = await reinitBroken(stack);
+    const detail = `${after.detail}${rebuilt.length ? `; rebuilt by reinit: ${rebuilt.join(", ")}` : ""}`;
+    after = { ...(await settle(stack, 240)), ok: false, detail };
+  }
   await sleep(2);
   const samples = await client.stop();
   const verdict = await client.verify();
@@ -175,7 +186,7 @@ async function measure(
     scenario: s.id,
     title: s.title,
     profile,
-    topology: s.topology,
+    topology: s.topology === "dev" ? (stack.name.split("-")[1] ?? s.topology) : s.topology,
     engine: ENGINE,
     facts,
     fault,
@@ -223,6 +234,7 @@ async function repair(stack: TestStack, s: Scenario): Promise<void> {
   for (const h of await stoppedHosts(stack)) await startHost(stack, h);
   for (const h of stack.hosts) await reconnect(stack, h);
   if (s.restore) await s.restore(stack).catch(() => undefined);
+  if (!(await settle(stack, 120)).ok) await reinitBroken(stack);
   await settle(stack, 240);
 }
 
@@ -279,7 +291,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const topologies = [...new Set(o.scenarios.map((s) => s.topology))];
   for (const profile of o.profiles) {
     for (const topology of topologies) {
-      const stack = makeStack(topology, SLOTS[topology], { kind: "chaos", overrides: { cluster: { profile } } });
+      // The dev scenarios can run on another three-member stack (e.g. trixie) with --on.
+      const source = topology === "dev" ? (o.on ?? "dev") : topology;
+      const stack = makeStack(source, SLOTS[topology], { kind: "chaos", overrides: { cluster: { profile } } });
       log(`${topology} [${profile}]: deploying ${stack.name} with ${ENGINE}`);
       try {
         const up = await runStack(stack, "up");
@@ -342,9 +356,10 @@ async function main(): Promise<void> {
   const scenarios = SCENARIOS.filter((s) => (wanted ? wanted.includes(s.id) : !smoke || s.smoke));
   const profiles = (arg("profiles") ?? (smoke ? "fast" : "fast,guide")).split(",") as Profile[];
   const hogSeconds = Number(arg("hog-seconds") ?? (smoke ? 0 : 600));
-  const label = smoke ? "chaos-smoke" : "chaos";
-  await runChaos({ profiles, scenarios, hogSeconds, label });
-  if (!smoke) writeReport(RESULTS, path.join(ROOT, "docs"));
+  const on = arg("on");
+  const label = smoke ? "chaos-smoke" : on && on !== "dev" ? `chaos-${on}` : "chaos";
+  await runChaos({ profiles, scenarios, hogSeconds, label, on });
+  if (label === "chaos") writeReport(RESULTS, path.join(ROOT, "docs"));
 }
 
 if (require.main === module) {

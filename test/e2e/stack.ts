@@ -85,8 +85,8 @@ function removeAbandoned(kind: string, source: string): void {
 export interface StackOptions {
   /** First word of the stack's name (default `e2e`). */
   kind?: string;
-  /** `patroni-stack:<key>` objects merged over the copied file's. */
-  overrides?: Record<string, Record<string, unknown>>;
+  /** `patroni-stack:<key>` values: objects are merged over the copied file's, lists replace them. */
+  overrides?: Record<string, Record<string, unknown> | unknown[]>;
 }
 
 /** Copy Pulumi.<source>.yaml into a temp project with a unique stack name, subnet and ports. */
@@ -102,6 +102,10 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
     config: Record<string, unknown>;
   };
   const cfg = doc.config;
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    const full = `patroni-stack:${key}`;
+    cfg[full] = Array.isArray(value) ? value : { ...((cfg[full] ?? {}) as Record<string, unknown>), ...value };
+  }
   const subnet = `10.214.${slot}`;
   const hosts = cfg["patroni-stack:hosts"] as { address: string }[];
   hosts.forEach((h, i) => (h.address = `${subnet}.${11 + i}`));
@@ -113,10 +117,6 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
   };
   const haproxy = cfg["patroni-stack:haproxy"] as { vip?: { address: string } } | undefined;
   if (haproxy?.vip) haproxy.vip.address = `${subnet}.100`;
-  for (const [key, value] of Object.entries(options.overrides ?? {})) {
-    const full = `patroni-stack:${key}`;
-    cfg[full] = { ...((cfg[full] ?? {}) as Record<string, unknown>), ...value };
-  }
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
   // What the test expects comes from the program's own config resolution and plan.
   const config = readStackFile(dir, name);

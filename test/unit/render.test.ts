@@ -56,6 +56,7 @@ describe("patroni.yml for the field guide's lab", () => {
       rewind: { username: "rewind_user", password: "S3cret-rw" },
     });
     const hba: string[] = pgsvr1.postgresql.pg_hba;
+    expect(hba).toContain("host replication repl 127.0.0.1/32 scram-sha-256");
     expect(hba).toContain("host replication repl 192.168.56.201/32 scram-sha-256");
     expect(hba).toContain("host replication repl 192.168.56.202/32 scram-sha-256");
     expect(hba).toContain("host all all 0.0.0.0/0 scram-sha-256");
