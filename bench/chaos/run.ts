@@ -325,19 +325,31 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
   }
   fs.mkdirSync(RESULTS, { recursive: true });
-  fs.writeFileSync(
-    path.join(RESULTS, `${o.label}.json`),
-    `${JSON.stringify({ records: result.records, hogs: result.hogs }, null, 2)}\n`,
-  );
-  fs.writeFileSync(path.join(RESULTS, `${o.label}-timelines.json`), compactTimelines(result.timelines));
+  // A partial run (some scenarios or profiles) replaces only what it measured.
+  const file = path.join(RESULTS, `${o.label}.json`);
+  const timelinesFile = path.join(RESULTS, `${o.label}-timelines.json`);
+  const old = fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, "utf8")) as { records: ChaosRecord[]; hogs: HogRecord[] })
+    : { records: [], hogs: [] };
+  const measured = new Set(result.records.map((r) => `${r.scenario}/${r.profile}`));
+  const records = [...old.records.filter((r) => !measured.has(`${r.scenario}/${r.profile}`)), ...result.records];
+  const order = (r: ChaosRecord) => SCENARIOS.findIndex((s) => s.id === r.scenario);
+  records.sort((a, b) => order(a) - order(b) || a.profile.localeCompare(b.profile));
+  const hogs = result.hogs.length > 0 ? result.hogs : old.hogs;
+  fs.writeFileSync(file, `${JSON.stringify({ records, hogs }, null, 2)}\n`);
+  const oldTimelines = fs.existsSync(timelinesFile)
+    ? (JSON.parse(fs.readFileSync(timelinesFile, "utf8")) as Record<string, [number, number, number][]>)
+    : {};
+  const fresh = Object.fromEntries(
+    Object.entries(result.timelines).map(([k, v]) => [k, v.map((x) => [x.t, x.latencyMs, x.ok ? 1 : 0])]),
+  ) as Record<string, [number, number, number][]>;
+  fs.writeFileSync(timelinesFile, compactTimelines({ ...oldTimelines, ...fresh }));
   return result;
 }
 
 /** One line per scenario: `[t, latency, ok]` triples, small enough to keep in the repository. */
-function compactTimelines(t: Record<string, Sample[]>): string {
-  const lines = Object.entries(t).map(
-    ([k, samples]) => `  ${JSON.stringify(k)}: ${JSON.stringify(samples.map((s) => [s.t, s.latencyMs, s.ok ? 1 : 0]))}`,
-  );
+function compactTimelines(t: Record<string, [number, number, number][]>): string {
+  const lines = Object.entries(t).map(([k, samples]) => `  ${JSON.stringify(k)}: ${JSON.stringify(samples)}`);
   return `{\n${lines.join(",\n")}\n}\n`;
 }
 

@@ -67,7 +67,11 @@ async function leaderAwayFromRouters(stack: TestStack): Promise<void> {
   const l = await current(stack);
   const router = await clientRouter(stack);
   if (l !== router) return;
+  // In synchronous mode only the synchronous standby may take over.
+  const list = (await members(stack)) ?? [];
+  const sync = list.find((m) => m.Role === "Sync Standby" && m.Member !== router)?.Member;
   const to =
+    sync ??
     stack.patroniHosts.find((h) => h !== l && !stack.routers.includes(h)) ??
     stack.patroniHosts.find((h) => h !== l && h !== router);
   if (!to) throw new Error("no Patroni member apart from the clients' router");
