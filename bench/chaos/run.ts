@@ -100,7 +100,7 @@ function versions(stack: TestStack): Record<string, string> {
     (r.stdout ?? "")
       .trim()
       .split("\n")
-      .filter((l) => l.includes("="))
+      .filter((l) => /=.+/.test(l))
       .map((l) => l.split("=") as [string, string]),
   );
 }
