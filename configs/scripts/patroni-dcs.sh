@@ -141,11 +141,17 @@ else
       done <<<"$waiting"
     done
     if [ "$round" -eq 2 ] || ! grep -q '^leader ' <<<"$waiting"; then break; fi
-    sleep $((LOOP_WAIT + 2))
+    # Replicas must replay the leader's new settings before their second turn: at least 12 s,
+    # also with a short loop_wait.
+    pause=$((LOOP_WAIT + 2))
+    [ "$pause" -ge 12 ] || pause=12
+    sleep "$pause"
   done
-  # A member republishes its state once per loop: give the flags time to clear.
+  # A member republishes its state once per loop: give the flags time to clear (at least 25 s).
   left=$(pending || true)
-  for _ in $(seq 1 $((2 * LOOP_WAIT + 5))); do
+  settle=$((2 * LOOP_WAIT + 5))
+  [ "$settle" -ge 25 ] || settle=25
+  for _ in $(seq 1 "$settle"); do
     [ -n "$left" ] || break
     sleep 1
     left=$(pending || true)
