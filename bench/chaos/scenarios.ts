@@ -160,10 +160,15 @@ function etcdAllDown(failsafe: boolean): Scenario {
   };
 }
 
-function hostLost(sync: boolean, smoke = false): Scenario {
+/** The leader lost (host killed, or cut off from the network) until a new leader is seen, then back. */
+function leaderLost(
+  how: { id: string; title: string; cut: typeof killHost; restore: typeof startHost },
+  sync: boolean,
+  smoke = false,
+): Scenario {
   return {
-    id: `leader-host-lost${sync ? "-sync" : ""}`,
-    title: `the leader's host lost (container killed), then started again${sync ? ", synchronous_mode on" : ""}`,
+    id: `${how.id}${sync ? "-sync" : ""}`,
+    title: `${how.title}${sync ? ", synchronous_mode on" : ""}`,
     topology: "dev",
     smoke,
     observe: 5,
@@ -174,10 +179,10 @@ function hostLost(sync: boolean, smoke = false): Scenario {
     async run(stack, marks) {
       const victim = await current(stack);
       marks.faultStart();
-      await killHost(stack, victim);
+      await how.cut(stack, victim);
       const next = await newLeader(stack, victim, marks, 120);
       await sleep(5);
-      await startHost(stack, victim);
+      await how.restore(stack, victim);
       marks.faultEnd();
       return { victim, newLeader: next };
     },
@@ -185,29 +190,20 @@ function hostLost(sync: boolean, smoke = false): Scenario {
   };
 }
 
-function partitioned(sync: boolean): Scenario {
-  return {
-    id: `leader-partitioned${sync ? "-sync" : ""}`,
-    title: `the leader cut off from the network, then reconnected${sync ? ", synchronous_mode on" : ""}`,
-    topology: "dev",
-    observe: 5,
-    async prepare(stack) {
-      if (sync) await syncOn(stack);
-      await leaderAwayFromRouters(stack);
-    },
-    async run(stack, marks) {
-      const victim = await current(stack);
-      marks.faultStart();
-      await disconnect(stack, victim);
-      const next = await newLeader(stack, victim, marks, 120);
-      await sleep(5);
-      await reconnect(stack, victim);
-      marks.faultEnd();
-      return { victim, newLeader: next };
-    },
-    restore: sync ? syncOff : undefined,
-  };
-}
+const HOST_LOST = {
+  id: "leader-host-lost",
+  title: "the leader's host lost (container killed), then started again",
+  cut: killHost,
+  restore: startHost,
+};
+const PARTITIONED = {
+  id: "leader-partitioned",
+  title: "the leader cut off from the network, then reconnected",
+  cut: disconnect,
+  restore: reconnect,
+};
+const hostLost = (sync: boolean, smoke = false) => leaderLost(HOST_LOST, sync, smoke);
+const partitioned = (sync: boolean) => leaderLost(PARTITIONED, sync);
 
 async function syncOn(stack: TestStack): Promise<void> {
   await setDcs(stack, "synchronous_mode", "true");
