@@ -84,7 +84,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
     // Day-2 parameter and DCS changes, once every member is up.
     new PatroniDynamicConfig(
       `${name}-dcs`,
-      { plan, access: this.access(plan.patroni.leader.host.name), members: [leader, ...replicas] },
+      {
+        plan,
+        access: this.access(plan.patroni.leader.host.name),
+        members: [leader, ...replicas],
+        superuserPassword: secrets.apply((sec) => sec.superuser),
+      },
       { parent: this },
     );
     const userPasswords = this.roles(secrets, leader);

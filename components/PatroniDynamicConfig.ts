@@ -3,16 +3,28 @@
  * equal to the stack config through Patroni's `PATCH /config`, and restarts members that wait for
  * a restart as `postgresql.restartPolicy` says (replicas first, then the leader).
  *
- * The desired configuration is part of the uploaded script, so `pulumi preview` shows the changed
- * lines, each parameter that needs a restart marked as such. On the first `up` it matches what
- * `bootstrap.dcs` wrote and the step changes nothing.
+ * Every preview and up reads the live configuration back (see `liveCluster.ts`), so a value
+ * changed behind the stack's back shows as a difference and the next `up` restores the declared
+ * one. Each difference says what applying it does, from the server's `pg_settings.context`, and a
+ * parameter PostgreSQL would refuse stops the run before anything is applied. On the first `up`
+ * the configuration matches what `bootstrap.dcs` wrote and the step changes nothing.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterPlan } from "../plan";
-import { renderDynamicConfigFile } from "../configs/dcs";
+import { renderDynamicConfig, renderDynamicConfigFile } from "../configs/dcs";
+import {
+  comparableDeclared,
+  comparableLive,
+  dcsDifferences,
+  describeDifferences,
+  parameterProblems,
+} from "../configs/dcsDiff";
+import { SYSTEM_USERS } from "../configs/patroni";
 import { PATRONI_CONFIG_PATH } from "../configs/patroni";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./connection";
+import { DynamicConfigState } from "./DynamicConfigState";
+import { observeCluster } from "./liveCluster";
 import { RemoteScript } from "./RemoteScript";
 
 /** Which parameter names patroni-stack set last, so that dropping one from the config resets it. */
@@ -24,9 +36,14 @@ export interface PatroniDynamicConfigArgs {
   access: HostAccess;
   /** Every Patroni member: the step runs once they are all up. */
   members: pulumi.Resource[];
+  /** The superuser's password, to read `pg_settings` through the read-write port. */
+  superuserPassword: pulumi.Output<string>;
   /** Seconds to wait for a member's REST API and for each restarted member. */
   timeout?: number;
 }
+
+/** The problems of declared parameters, as the error that stops a preview or an up. */
+export class ParameterError extends Error {}
 
 export class PatroniDynamicConfig extends pulumi.ComponentResource {
   readonly stdout: pulumi.Output<string>;
@@ -34,24 +51,57 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
   constructor(name: string, args: PatroniDynamicConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:PatroniDynamicConfig", name, {}, opts);
     const { plan } = args;
+    const dcs = plan.patroni.dcs;
+    const declared = comparableDeclared(renderDynamicConfig(dcs));
+    const observed = pulumi.unsecret(
+      args.superuserPassword.apply(async (password) => {
+        if (process.env.PATRONI_STACK_LIVE === "off") return { live: null, changes: [] as string[] };
+        const seen = await observeCluster({
+          restUrls: plan.patroni.members.map((m) => m.restUrl),
+          sql: { host: plan.client.host, port: plan.client.readWritePort, user: SYSTEM_USERS.superuser, password },
+          names: Object.keys(dcs.parameters),
+        });
+        if (seen.settings.length > 0) {
+          const problems = parameterProblems(dcs.parameters, seen.settings);
+          if (problems.length > 0) {
+            throw new ParameterError(
+              `patroni-stack:postgresql.parameters: PostgreSQL would refuse ${problems.length === 1 ? "this value" : "these values"}; ` +
+                `fix them in Pulumi.${pulumi.getStack()}.yaml:\n  ${problems.join("\n  ")}`,
+            );
+          }
+        }
+        if (!seen.config) {
+          pulumi.log.info(`live configuration not read, drift not checked: ${seen.problems.join("; ")}`, this);
+          return { live: null, changes: [] as string[] };
+        }
+        const live = comparableLive(seen.config, declared);
+        return { live, changes: describeDifferences(dcsDifferences(live, declared), seen.settings) };
+      }),
+    );
+    const state = new DynamicConfigState(
+      `${name}-state`,
+      { declared, live: observed.live, changes: observed.changes },
+      { parent: this, dependsOn: args.members },
+    );
     const step = new RemoteScript(
       `${name}-apply`,
       {
         host: plan.patroni.leader.host,
         access: args.access,
         file: "patroni-dcs.sh",
-        shows: renderDynamicConfigFile(plan.patroni.dcs),
+        shows: renderDynamicConfigFile(dcs),
+        runsAfter: state.appliedAt,
         script: renderScript("patroni-dcs", {
-          DESIRED: renderDynamicConfigFile(plan.patroni.dcs),
+          DESIRED: renderDynamicConfigFile(dcs),
           MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
           CONFIG_PATH: PATRONI_CONFIG_PATH,
-          RESTART_POLICY: plan.patroni.dcs.restartPolicy,
+          RESTART_POLICY: dcs.restartPolicy,
           STATE_FILE: MANAGED_PARAMETERS_STATE,
-          LOOP_WAIT: plan.patroni.dcs.loopWait,
+          LOOP_WAIT: dcs.loopWait,
           TIMEOUT: args.timeout ?? 300,
         }),
       },
-      { parent: this, dependsOn: args.members },
+      { parent: this, dependsOn: [...args.members, state] },
     );
     this.stdout = step.command.stdout;
     this.registerOutputs({ stdout: this.stdout });

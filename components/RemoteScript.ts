@@ -22,6 +22,8 @@ export interface RemoteScriptArgs {
    * shows the lines a change adds and removes (Pulumi hides the contents of uploaded assets).
    */
   shows?: string;
+  /** Run again whenever this value changes (e.g. the time another resource asked for a run). */
+  runsAfter?: pulumi.Input<string>;
   /** Secret input for `script` (never put on a command line). */
   stdin?: pulumi.Input<string>;
   /** Run when the step is destroyed (the script is uploaded beside the create script). */
@@ -65,9 +67,9 @@ export class RemoteScript extends pulumi.ComponentResource {
     const create =
       script === undefined
         ? undefined
-        : upload("upload", args.file, script).apply((path) =>
-            renderRunCommand({ path, sudo, script, shows: args.shows }),
-          );
+        : pulumi
+            .all([upload("upload", args.file, script), args.runsAfter])
+            .apply(([path, runsAfter]) => renderRunCommand({ path, sudo, script, shows: args.shows, runsAfter }));
     const onDelete = args.onDelete;
     const del =
       onDelete === undefined

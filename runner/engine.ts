@@ -9,7 +9,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { replacingKeys, TypeSpec, TYPES } from "./handlers";
+import { replacingKeys, TypeSpec, typeSpec } from "./handlers";
 import { ResourceState, StateFile } from "./state";
 import { describeChange, deserialize } from "./values";
 
@@ -181,7 +181,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     for (let grew = true; grew;) {
       grew = false;
       for (const r of state.all()) {
-        const spec = TYPES[r.type];
+        const spec = typeSpec(r.type);
         if (victims.has(r.urn) || !r.custom || !spec) continue;
         const keys = Object.entries(r.propertyDependencies ?? {})
           .filter(([, urns]) => urns.some((u) => victims.has(u)))
@@ -230,9 +230,10 @@ export async function up(opts: UpOptions): Promise<UpResult> {
       if (!opts.dryRun) record({});
       return { id: undefined, state: {} };
     }
-    const spec = TYPES[type];
+    const spec = typeSpec(type);
     if (!spec) throw new Error(`the direct runner cannot create ${type} (${name})`);
-    const unknown = Object.keys(info.raw).filter((k) => !spec.inputs.includes(k));
+    const known = spec.inputs;
+    const unknown = known === "*" ? [] : Object.keys(info.raw).filter((k) => !known.includes(k));
     if (unknown.length) {
       throw new Error(`the direct runner does not implement the input ${unknown.join(", ")} of ${type} (${name})`);
     }
@@ -244,7 +245,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     if (gone && opts.dryRun) await replaceDependentsFirst(urn);
     const old = previous && !gone && !replaced.has(urn) ? previous : undefined;
     const idOf = (outputs?: Record<string, unknown>) => String(outputs?.id ?? `${name}-id`);
-    if (old && old.digest === digest) {
+    if (old && (old.digest === digest || (handler.changed && !(await handler.changed(inputs, old.outputs))))) {
       emit({ op: "same", type, name, seconds: 0 });
       return { id: idOf(old.outputs), state: { ...inputs, ...old.outputs } };
     }
@@ -356,7 +357,7 @@ export function deletionOrder(resources: ResourceState[]): ResourceState[] {
 
 /** Run a resource's delete (with the inputs it was created with). */
 async function deleteOne(r: ResourceState): Promise<void> {
-  const handler = TYPES[r.type]?.handler;
+  const handler = typeSpec(r.type)?.handler;
   if (r.custom && handler?.delete) {
     process.stderr.write(`- ${r.name} (${r.type.split(":").pop()})\n`);
     await handler.delete(r.name, deserialize(r.inputs), r.outputs);

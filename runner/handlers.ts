@@ -5,6 +5,7 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
+import Module from "module";
 import * as os from "os";
 import * as path from "path";
 import { run, runOk } from "./exec";
@@ -19,6 +20,8 @@ export interface Handler {
   /** Whether the object still exists (a changed digest re-creates it anyway). */
   exists?(name: string, inputs: Inputs, outputs: Outputs): Promise<boolean>;
   delete?(name: string, inputs: Inputs, outputs: Outputs): Promise<void>;
+  /** The provider's own diff (dynamic providers): false keeps the resource as it is. */
+  changed?(inputs: Inputs, previous: Outputs): Promise<boolean>;
 }
 
 interface Connection {
@@ -220,6 +223,55 @@ const container: Handler = {
   },
 };
 
+interface DynamicProvider {
+  diff?(id: string, olds: Outputs, news: Inputs): Promise<{ changes?: boolean; replaces?: string[] }>;
+  create(inputs: Inputs): Promise<{ id: string; outs?: Outputs }>;
+  update?(id: string, olds: Outputs, news: Inputs): Promise<{ outs?: Outputs }>;
+  delete?(id: string, props: Outputs): Promise<void>;
+}
+
+/**
+ * A dynamic resource's provider, from the text Pulumi serialized into its `__provider` input,
+ * loaded as Pulumi's dynamic provider host loads it (a module whose `handler()` returns it).
+ */
+function dynamicProvider(inputs: Inputs): DynamicProvider {
+  const text = inputs.__provider;
+  if (typeof text !== "string") throw new Error("a dynamic resource without its serialized provider");
+  type Compilable = Module & { _compile(code: string, filename: string): void };
+  const m = new Module("__provider") as Compilable;
+  m.filename = path.join(process.cwd(), "__provider.js");
+  m.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(process.cwd());
+  m._compile(text, m.filename);
+  return (m.exports as { handler(): DynamicProvider }).handler();
+}
+
+const withoutProvider = (o: Inputs): Inputs =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => k !== "__provider"));
+
+/** Dynamic resources: the provider's own check of changes, create, update and delete. */
+const dynamic: Handler = {
+  async create(_name, inputs) {
+    const r = await dynamicProvider(inputs).create(withoutProvider(inputs));
+    return { ...inputs, ...(r.outs ?? {}), id: r.id };
+  },
+  async update(_name, inputs, previous) {
+    const p = dynamicProvider(inputs);
+    const id = String(previous.id);
+    const r = p.update ? await p.update(id, previous, withoutProvider(inputs)) : {};
+    return { ...inputs, ...(r.outs ?? {}), id };
+  },
+  async changed(inputs, previous) {
+    const p = dynamicProvider(inputs);
+    if (!p.diff) return true;
+    return (await p.diff(String(previous.id), previous, withoutProvider(inputs))).changes !== false;
+  },
+  async delete(_name, inputs, outputs) {
+    await dynamicProvider(inputs).delete?.(String(outputs.id), outputs);
+  },
+};
+
+export const DYNAMIC_TYPE_PREFIX = "pulumi-nodejs:dynamic";
+
 /**
  * What the runner implements of each resource type, as the provider behaves: the inputs it
  * understands (any other input is refused before anything runs), the inputs whose change
@@ -229,7 +281,8 @@ const container: Handler = {
  */
 export interface TypeSpec {
   handler: Handler;
-  inputs: string[];
+  /** "*": whatever the resource declares (dynamic resources). */
+  inputs: string[] | "*";
   replaceOn: string[] | "*";
   updatable?: string[];
   deleteBeforeReplace?: boolean;
@@ -276,6 +329,12 @@ export const TYPES: Record<string, TypeSpec> = {
     deleteBeforeReplace: true, // a fixed name
   },
 };
+
+/** The runner's rules for a resource type; every dynamic resource is run by its own provider. */
+export function typeSpec(type: string): TypeSpec | undefined {
+  if (type.startsWith(DYNAMIC_TYPE_PREFIX)) return { handler: dynamic, inputs: "*", replaceOn: [] };
+  return TYPES[type];
+}
 
 /** The inputs whose change replaces a resource of this type, among those that changed. */
 export function replacingKeys(spec: TypeSpec, changed: string[]): string[] {

@@ -18,13 +18,26 @@ export function deserialize(value: unknown): Record<string, unknown> {
   return walk(value) as Record<string, unknown>;
 }
 
-/** Lines of text inputs (uploaded scripts) that a change removes and adds; secrets only by name. */
+/** A structured value as `path: value` lines (objects) or one line per element (arrays). */
+function flatten(v: unknown, prefix = ""): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => flatten(x, prefix ? `${prefix}[${i}]` : ""));
+  if (v && typeof v === "object") {
+    return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => flatten(x, prefix ? `${prefix}.${k}` : k));
+  }
+  return [prefix ? `${prefix}: ${JSON.stringify(v)}` : String(v)];
+}
+
+/**
+ * Lines of text inputs (uploaded scripts) and of structured inputs that a change removes and adds;
+ * secrets only by name.
+ */
 export function describeChange(before: Record<string, unknown>, after: Record<string, unknown>): string {
   const out: string[] = [];
   const text = (v: unknown): string | undefined => {
     if (typeof v === "string") return v;
     if (v && typeof v === "object" && typeof (v as { text?: unknown }).text === "string")
       return (v as { text: string }).text;
+    if (v === null || v === undefined || typeof v === "object") return flatten(v ?? []).join("\n");
     return undefined;
   };
   for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {

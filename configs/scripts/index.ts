@@ -75,6 +75,8 @@ export interface RunCommandSpec {
   script: string;
   /** Plain text (no secret) of what the step applies, appended as comment lines for previews. */
   shows?: string;
+  /** A value whose change runs the step again although the script did not change. */
+  runsAfter?: string;
 }
 
 const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
@@ -91,7 +93,8 @@ export function commentLines(text?: string): string {
 
 export function renderRunCommand(spec: RunCommandSpec): string {
   const sudo = spec.sudo ? "sudo -n " : "";
-  return `${sudo}bash ${spec.path} # patroni-stack script ${digest(spec.script)}${commentLines(spec.shows)}`;
+  const after = spec.runsAfter ? ` after ${spec.runsAfter}` : "";
+  return `${sudo}bash ${spec.path} # patroni-stack script ${digest(spec.script)}${after}${commentLines(spec.shows)}`;
 }
 
 /** A step's delete: runs its uploaded undo script when that file is on the host, else nothing. */

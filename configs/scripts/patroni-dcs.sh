@@ -1,6 +1,6 @@
 # Bring the running cluster's dynamic configuration to DESIRED with one PATCH /config (only the
-# keys that differ; parameters patroni-stack set before and that are no longer desired are reset
-# to null), then handle members waiting for a restart as RESTART_POLICY says.
+# keys that differ; parameters that are not desired, set by patroni-stack before or by hand, are
+# reset to null), then handle members waiting for a restart as RESTART_POLICY says.
 # Variables: DESIRED MEMBERS CONFIG_PATH RESTART_POLICY STATE_FILE LOOP_WAIT TIMEOUT
 # MEMBERS: "name=rest-url" items.
 
@@ -71,10 +71,14 @@ for key, value in want.items():
     if key.lower() not in have or not same(have[key.lower()], value):
         params[key] = value
         changes.append("%s: %s -> %s" % (key, have.get(key.lower(), "(unset)"), value))
-for key in sorted(managed - set(want)):
-    if key.lower() in have:
-        params[key] = None
-        changes.append("%s: %s -> (reset)" % (key, have[key.lower()]))
+# Parameters set behind the stack's back are reset too: the stack config is the whole list.
+# A reset names the key as the cluster spells it (Patroni merges a patch key by key).
+spelled = {k.lower(): k for k in (have_pg.get("parameters") or {})}
+wanted = {k.lower() for k in want}
+for key in sorted({k.lower() for k in managed} | set(have)):
+    if key not in wanted and key in have:
+        params[spelled[key]] = None
+        changes.append("%s: %s -> (reset)" % (spelled[key], have[key]))
 if params:
     pg["parameters"] = params
 if pg:

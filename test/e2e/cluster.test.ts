@@ -6,6 +6,7 @@
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
+import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import {
   leftovers,
   makeStack,
@@ -200,8 +201,18 @@ describe.each([
     const preview = await runStack(stack, "preview");
     expectSucceeded(preview);
     const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
-    expect(planned.sort()).toEqual(["update postgres-dcs-apply-run", "update postgres-dcs-apply-upload"]);
-    expect(preview.output).toMatch(/\+\s+(#\s+)?max_connections: 150 # needs a restart/);
+    expect(planned.sort()).toEqual([
+      "update postgres-dcs-apply-run",
+      "update postgres-dcs-apply-upload",
+      "update postgres-dcs-state",
+    ]);
+    // Each change with its live value and what it does, as the server classifies it.
+    expect(preview.output).toMatch(
+      /postgresql\.parameters\.max_connections: live not set, declared 150: restart \(context postmaster\)/,
+    );
+    expect(preview.output).toMatch(
+      /postgresql\.parameters\.work_mem: live not set, declared 12mb: reload \(context user\)/,
+    );
     expect(preview.output).toMatch(/\+\s+(#\s+)?work_mem: 12MB\n/);
 
     const r = await runStack(stack, "up");
@@ -211,7 +222,7 @@ describe.each([
         .filter((e) => e.op !== "same")
         .map((e) => e.name)
         .sort(),
-    ).toEqual(["postgres-dcs-apply-run", "postgres-dcs-apply-upload"]);
+    ).toEqual(["postgres-dcs-apply-run", "postgres-dcs-apply-upload", "postgres-dcs-state"]);
     // Every member restarted once, the leader last; it stayed the leader on the same timeline.
     const restarts = [...r.output.matchAll(/restarting PostgreSQL on (\S+) \((\w+)\)/g)].map((m) => m[1]);
     const members = patronictlList(stack, stack.leader);
@@ -246,6 +257,56 @@ describe.each([
       expect({ member, show }).toEqual({ member, show: "100 4MB" });
     }
     timings.parameter_reset_s = back.seconds;
+  });
+
+  it("shows a change made behind the stack's back at preview, and undoes it at up", async () => {
+    if (source !== "dev") return; // the same code on every topology: once is enough
+    const patronictl = `patronictl -c ${PATRONI_CONFIG_PATH}`;
+    onHost(
+      stack,
+      stack.leader,
+      `${patronictl} edit-config --force -s ttl=45 -p log_min_duration_statement=9999 >/dev/null`,
+    );
+    const preview = await runStack(stack, "preview");
+    expectSucceeded(preview);
+    const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
+    expect(planned).toContain("update postgres-dcs-state");
+    expect(preview.output).toMatch(/\bttl: live 45, declared \d+: Patroni setting/);
+    expect(preview.output).toMatch(
+      /postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\): reload/,
+    );
+    const r = await runStack(stack, "up");
+    expectSucceeded(r);
+    expect(r.output).toMatch(/change: log_min_duration_statement: 9999 -> \(reset\)/);
+    const live = JSON.parse(onHost(stack, stack.leader, "curl -s http://127.0.0.1:8008/config")) as {
+      ttl: number;
+      postgresql: { parameters: Record<string, unknown> };
+    };
+    expect(live.ttl).not.toBe(45);
+    expect(live.postgresql.parameters).not.toHaveProperty("log_min_duration_statement");
+    const again = await runStack(stack, "up");
+    expectSucceeded(again);
+    expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
+  });
+
+  it("refuses a parameter PostgreSQL would not take, at preview, before anything is applied", async () => {
+    if (source !== "dev") return;
+    const parameters = (readConfig(stack, "postgresql").parameters ?? {}) as Record<string, unknown>;
+    editConfig(stack, "postgresql", { parameters: { ...parameters, shared_bufers: "1GB", wal_level: "archive" } });
+    try {
+      const preview = await runStack(stack, "preview");
+      expect(preview.code).not.toBe(0);
+      expect(preview.output).toMatch(/patroni-stack:postgresql\.parameters: PostgreSQL would refuse these values/);
+      expect(preview.output).toMatch(/shared_bufers: PostgreSQL has no parameter of that name/);
+      expect(preview.output).toMatch(/wal_level: 'archive' is not one of minimal, replica, logical/);
+      const up = await runStack(stack, "up");
+      expect(up.code).not.toBe(0);
+      // At most the apply step's script was uploaded: nothing ran, nothing was patched.
+      const ran = up.events.filter((e) => e.op !== "same" && !e.name.endsWith("-upload"));
+      expect(ran).toEqual([]);
+    } finally {
+      editConfig(stack, "postgresql", { parameters });
+    }
   });
 
   it("switches over to a replica (the timeline moves on) and HAProxy follows", async () => {

@@ -84,7 +84,7 @@ describe("day-2 changes", () => {
 
   it("runs the PATCH /config step on the bootstrap leader's host, with the parameters in its script", () => {
     const script = JSON.stringify(upload("postgres-dcs-apply-upload").inputs);
-    expect(script).toMatch(/max_wal_senders: 8 # needs a restart/);
+    expect(script).toMatch(/max_wal_senders: 8\\n/);
     expect(String(run("postgres-dcs-apply").inputs.create)).toMatch(/patroni-dcs\.sh/);
     expect(JSON.stringify(run("postgres-dcs-apply").inputs.connection)).toMatch(/10\.0\.0\.11/);
   });

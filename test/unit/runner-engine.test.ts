@@ -38,3 +38,46 @@ describe("the direct runner refuses what it does not implement", () => {
     expect(r.out).toMatch(message);
   });
 });
+
+describe("the direct runner runs a dynamic resource with its own provider", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-dynamic-"));
+    const main = path.relative(dir, path.join(ROOT, "test", "fixtures", "dynamic"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ name: "dynamic", runtime: "nodejs", main }));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const run = (verb: string, wanted: string, noise: string) => {
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.unit.yaml"),
+      stringify({ config: { "dynamic:wanted": wanted, "dynamic:noise": noise } }),
+    );
+    const events = path.join(dir, "events.json");
+    const r = spawnSync(
+      path.join(ROOT, "node_modules", ".bin", "ts-node"),
+      ["--transpile-only", path.join(ROOT, "runner", "cli.ts"), verb, "unit", "--workdir", dir, "--events", events],
+      { encoding: "utf8" },
+    );
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/error/);
+    const ops = (JSON.parse(fs.readFileSync(events, "utf8")) as { op: string }[]).map((e) => e.op);
+    const outputs = path.join(dir, ".pulumi-state", "direct", "unit.outputs.json");
+    return { ops, out: `${r.stdout}${r.stderr}`, outputs: JSON.parse(fs.readFileSync(outputs, "utf8")) as object };
+  };
+
+  it("creates, keeps and updates it as the provider's diff says, with the provider's outputs", () => {
+    expect(run("up", "a", "1")).toEqual(
+      expect.objectContaining({ ops: ["create"], outputs: { recorded: "a", runs: 1 } }),
+    );
+    // Another input changed, but the provider sees no change: nothing runs.
+    expect(run("up", "a", "2")).toEqual(
+      expect.objectContaining({ ops: ["same"], outputs: { recorded: "a", runs: 1 } }),
+    );
+    const preview = run("preview", "b", "2");
+    expect(preview.ops).toEqual(["update"]);
+    expect(preview.out).toMatch(/- "?a"?\n.*\+ "?b"?/s);
+    expect(run("up", "b", "2")).toEqual(
+      expect.objectContaining({ ops: ["update"], outputs: { recorded: "b", runs: 2 } }),
+    );
+  });
+});
