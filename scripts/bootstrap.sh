@@ -54,4 +54,4 @@ if ! scripts/toolchain.sh --check 2>/dev/null; then
   log "no Pulumi CLI with the pinned plugins here (scripts/toolchain.sh says how to install them): the direct runner will be used"
 fi
 scripts/docker-engine.sh
-scripts/base-image.sh bookworm
+scripts/base-image.sh trixie # the dev stack's suite (other stacks make theirs on first use)

@@ -4,7 +4,7 @@
  * the clients' timelines, and docs/benchmarks.md with a picture per scenario.
  *
  *   npx ts-node --transpile-only bench/chaos/run.ts [--smoke] [--profiles fast,guide]
- *       [--scenarios id,id] [--hog-seconds 600] [--on trixie]
+ *       [--scenarios id,id] [--hog-seconds 600] [--on bookworm]
  *
  * `--on <stack>` runs the dev scenarios on another repository stack and writes
  * bench/results/chaos-<stack>.json instead (no report).
@@ -291,7 +291,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const topologies = [...new Set(o.scenarios.map((s) => s.topology))];
   for (const profile of o.profiles) {
     for (const topology of topologies) {
-      // The dev scenarios can run on another three-member stack (e.g. trixie) with --on.
+      // The dev scenarios can run on another three-member stack (e.g. bookworm) with --on.
       const source = topology === "dev" ? (o.on ?? "dev") : topology;
       const stack = makeStack(source, SLOTS[topology], { kind: "chaos", overrides: { cluster: { profile } } });
       log(`${topology} [${profile}]: deploying ${stack.name} with ${ENGINE}`);

@@ -155,7 +155,7 @@ describe("validation: each bad input names its key and the fix", () => {
 });
 
 describe("the stack files in the repository", () => {
-  it.each(["dev", "seed", "trixie"])("Pulumi.%s.yaml is valid and local", (stack) => {
+  it.each(["dev", "seed", "bookworm"])("Pulumi.%s.yaml is valid and local", (stack) => {
     const s = resolveSettings(stackFileSettings(stack), { privateKey: false, password: false });
     expect(s.local).toBeDefined();
   });

@@ -35,9 +35,9 @@ describe("local hosts", () => {
   it("builds the host image locally without pushing it", () => {
     const [image] = ofType("docker:index/image:Image");
     expect(image.inputs).toMatchObject({
-      imageName: "patroni-stack/host:bookworm",
+      imageName: "patroni-stack/host:trixie",
       skipPush: true,
-      build: { builderVersion: "BuilderV1", args: { BASE_IMAGE: "patroni-stack/debian:bookworm" } },
+      build: { builderVersion: "BuilderV1", args: { BASE_IMAGE: "patroni-stack/debian:trixie" } },
     });
   });
 
@@ -82,7 +82,7 @@ describe("local hosts", () => {
     const [image] = ofType("docker:index/image:Image");
     expect(image.inputs).toMatchObject({ build: { platform: "linux/amd64" } });
     for (const c of ofType("docker:index/container:Container")) {
-      expect(c.inputs.image).toBe("patroni-stack/host:bookworm");
+      expect(c.inputs.image).toBe("patroni-stack/host:trixie");
       expect(c.ignoreChanges).toEqual(["image"]);
     }
   });
