@@ -8,14 +8,17 @@
  *   ts-node runner/cli.ts destroy <stack> [--events FILE]
  *   ts-node runner/cli.ts outputs <stack>
  *
+ * `--event-log FILE` writes each step's start, end and failure, and the output lines of the
+ * remote steps, as JSON lines in the shape of the Pulumi CLI's `--event-log`, for the display.
+ *
  * State lives in .pulumi-state/direct/<stack>.json (mode 0600).
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { cancel, destroy, Event, up } from "./engine";
+import { cancel, destroy, Event, onProgress, up } from "./engine";
 import { StateFile } from "./state";
-import { terminateAll } from "./exec";
+import { setOutputSink, terminateAll } from "./exec";
 import { announce } from "../cli/connection";
 import { readStackFile } from "../config/stackFile";
 
@@ -36,6 +39,8 @@ async function main() {
   const workdir = path.resolve(flag("--workdir") ?? ROOT);
   const invokedFrom = process.cwd();
   const eventsFile = flag("--events");
+  const eventLog = flag("--event-log");
+  if (eventLog) writeEventLog(eventLog, stack);
   const state = new StateFile(path.join(workdir, ".pulumi-state", "direct", `${stack}.json`), stack);
   const projectFile = parse(fs.readFileSync(path.join(workdir, "Pulumi.yaml"), "utf8")) as {
     name: string;
@@ -102,6 +107,33 @@ async function main() {
   } finally {
     if (eventsFile) fs.writeFileSync(eventsFile, JSON.stringify(events, null, 1));
   }
+}
+
+/** Steps and their output as the Pulumi CLI's event log has them (the fields a display reads). */
+function writeEventLog(file: string, stack: string): void {
+  const fd = fs.openSync(file, "a", 0o600);
+  let sequence = 0;
+  const write = (event: object) =>
+    fs.writeSync(
+      fd,
+      `${JSON.stringify({ sequence: sequence++, timestamp: Math.floor(Date.now() / 1000), ...event })}\n`,
+    );
+  const urn = (type: string, name: string) => `urn:pulumi:${stack}::patroni-stack::${type}::${name}`;
+  onProgress((p) => {
+    const metadata = { op: p.op, urn: urn(p.type, p.name), type: p.type };
+    if (p.phase === "start") write({ resourcePreEvent: { metadata } });
+    else if (p.phase === "end") write({ resOutputsEvent: { metadata } });
+    else {
+      write({ diagnosticEvent: { urn: metadata.urn, message: `${p.message ?? "failed"}\n`, severity: "error" } });
+      write({ resOpFailedEvent: { metadata, status: 1, steps: 0 } });
+    }
+  });
+  // Remote steps print as "  <resource name>: <line>".
+  setOutputSink((prefix, line) => {
+    process.stderr.write(`${prefix}${line}\n`);
+    const name = /^\s*([^:\s]+):\s*$/.exec(prefix)?.[1];
+    if (name) write({ diagnosticEvent: { urn: urn("step", name), message: `${line}\n`, severity: "info" } });
+  });
 }
 
 main().then(

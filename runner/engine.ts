@@ -20,6 +20,22 @@ export interface Event {
   seconds: number;
 }
 
+/** A step as it starts, ends or fails: what a display (or an event log) follows. */
+export interface Progress {
+  phase: "start" | "end" | "fail";
+  op: Event["op"];
+  type: string;
+  name: string;
+  message?: string;
+}
+
+let progress: (p: Progress) => void = () => undefined;
+
+/** Follow every step of the runs to come. */
+export function onProgress(fn: (p: Progress) => void): void {
+  progress = fn;
+}
+
 interface Captured {
   urn: string;
   parent: string;
@@ -127,6 +143,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         try {
           return await apply(args.type, args.name, deserialize(args.inputs), args.custom ?? false, info);
         } catch (e) {
+          progress({ phase: "fail", op: "update", type: args.type, name: args.name, message: (e as Error).message });
           failures.push(e as Error);
           throw e;
         } finally {
@@ -247,6 +264,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const idOf = (outputs?: Record<string, unknown>) => String(outputs?.id ?? `${name}-id`);
     if (old && (old.digest === digest || (handler.changed && !(await handler.changed(inputs, old.outputs))))) {
       emit({ op: "same", type, name, seconds: 0 });
+      progress({ phase: "end", op: "same", type, name });
       return { id: idOf(old.outputs), state: { ...inputs, ...old.outputs } };
     }
     const replaceKeys = old ? replacingInputs(spec, info.replaceOnChanges, changedKeys(old.inputs, info.raw)) : [];
@@ -264,6 +282,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     }
     const mark = { create: "+", update: "~", replace: "+-", same: "=", delete: "-" }[op];
     say(`${mark} ${name} (${short(type)})${replaceKeys.length ? ` [replace: ${replaceKeys.join(", ")}]` : ""}`);
+    if (!opts.dryRun) progress({ phase: "start", op, type, name });
     if (opts.dryRun) {
       if (old) process.stderr.write(describeChange(old.inputs, info.raw));
       emit({ op, type, name, seconds: 0 });
@@ -281,6 +300,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     }
     record(outputs);
     emit({ op, type, name, seconds: (Date.now() - started) / 1000 });
+    progress({ phase: "end", op, type, name });
     return { id: idOf(outputs), state: { ...inputs, ...outputs } };
   }
 
@@ -372,8 +392,16 @@ async function deleteInOrder(
 ) {
   for (const r of deletionOrder(resources)) {
     const started = Date.now();
-    await deleteOne(r);
+    const shown = r.custom && op === "delete";
+    if (shown) progress({ phase: "start", op: "delete", type: r.type, name: r.name });
+    try {
+      await deleteOne(r);
+    } catch (e) {
+      progress({ phase: "fail", op: "delete", type: r.type, name: r.name, message: (e as Error).message });
+      throw e;
+    }
     state.remove(r.urn);
+    if (shown) progress({ phase: "end", op: "delete", type: r.type, name: r.name });
     // A replacement's delete half is reported with its create half.
     if (r.custom && op === "delete") {
       emit({ op: "delete", type: r.type, name: r.name, seconds: (Date.now() - started) / 1000 });

@@ -3,6 +3,15 @@ import { ChildProcess, spawn } from "child_process";
 
 const running = new Set<ChildProcess>();
 
+/** Where child processes' output lines go: the terminal, or a run's log (quiet display). */
+type Sink = (prefix: string, line: string) => void;
+let sink: Sink = (prefix, line) => process.stderr.write(`${prefix}${line}\n`);
+
+/** Send every output line to `fn` instead of stderr. */
+export function setOutputSink(fn: Sink): void {
+  sink = fn;
+}
+
 /** Terminate every child process still running (Ctrl-C). */
 export function terminateAll(): void {
   for (const child of running) child.kill("SIGTERM");
@@ -27,7 +36,7 @@ export function run(
     const echo = (chunk: Buffer) => {
       if (opts.quiet) return;
       for (const line of chunk.toString().split("\n")) {
-        if (line.trim()) process.stderr.write(`${opts.prefix ?? ""}${line}\n`);
+        if (line.trim()) sink(opts.prefix ?? "", line);
       }
     };
     child.stdout.on("data", (c: Buffer) => {

@@ -2,7 +2,11 @@
 # Run a stack with the Pulumi CLI when the pinned toolchain is installed, else with the direct
 # runner (runner/cli.ts), which runs the same program without the CLI.
 #
-#   scripts/stack.sh up|down|preview|refresh|status [STACK]     (STACK defaults to dev)
+#   scripts/stack.sh [-v] up|down|preview|refresh|status [STACK]     (STACK defaults to dev)
+#
+# `up`, `down` and `refresh` show one line per resource as it starts and ends, and write the
+# engine's whole output (every remote step's) to .pulumi-state/logs/<stack>-<verb>-<time>.log;
+# -v or VERBOSE=1 streams everything instead. A preview always shows its diffs.
 #
 # Environment:
 #   PATRONI_STACK_ENGINE=pulumi|direct   force one engine
@@ -13,7 +17,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-verb=${1:?usage: scripts/stack.sh up|down|preview|refresh|status [STACK]}
+verbose=${VERBOSE:-0}
+if [ "${1:-}" = -v ]; then
+  verbose=1
+  shift
+fi
+verb=${1:?usage: scripts/stack.sh [-v] up|down|preview|refresh|status [STACK]}
 stack=${2:-dev}
 dir=${PATRONI_STACK_DIR:-$root}
 events=${PATRONI_STACK_EVENTS:-}
@@ -47,6 +56,33 @@ clear_stale_lock() {
   done < <(find "$locks" -path "*/$stack/*.json" 2>/dev/null)
 }
 
+# Run the engine's command: streamed (-v, previews), or behind the display with a per-run log.
+engine_run() {
+  if [ "$verbose" = 1 ] || [ "$verb" = preview ]; then
+    "$@"
+    return
+  fi
+  local logs="$dir/.pulumi-state/logs"
+  mkdir -p "$logs"
+  chmod 0700 "$dir/.pulumi-state" "$logs"
+  ts "$root/cli/display.ts" --verb "$verb" --events "$event_log" \
+    --log "$logs/$stack-$verb-$(date +%Y%m%dT%H%M%S).log" -- "$@"
+}
+
+# The display follows an event log in the Pulumi CLI's shape. With the CLI it is the one the
+# caller asked for (PATRONI_STACK_EVENTS) when there is one; the runner writes a separate one.
+event_log=""
+if [ "$verbose" != 1 ] && [ "$verb" != preview ] && [ "$verb" != status ]; then
+  if [ "$engine" = pulumi ] && [ -n "$events" ]; then
+    event_log=$events
+  else
+    event_log=$(mktemp)
+    trap 'rm -f "$event_log"' EXIT
+  fi
+elif [ "$engine" = pulumi ]; then
+  event_log=$events
+fi
+
 pulumi_run() {
   # shellcheck source=scripts/env.sh
   . scripts/env.sh
@@ -54,30 +90,37 @@ pulumi_run() {
   pulumi stack select --create "$stack" >/dev/null
   clear_stale_lock
   local log=()
-  if [ -n "$events" ]; then
+  if [ -n "$event_log" ]; then
     # The CLI offers its event log only with debug commands on. Such a log can hold secret values
     # in debug messages: it is made private here, and its reader deletes it once read.
     export PULUMI_DEBUG_COMMANDS=true
-    (umask 077 && : >"$events")
-    log=(--event-log "$events")
+    (umask 077 && : >"$event_log")
+    log=(--event-log "$event_log")
   fi
   case "$verb" in
     up)
-      pulumi up --yes --skip-preview --stack "$stack" "${log[@]}"
+      engine_run pulumi up --yes --skip-preview --stack "$stack" "${log[@]}"
       pulumi stack output --stack "$stack" --show-secrets --json | (cd "$root" && ts cli/connection.ts "$stack" "$dir")
       ;;
-    down) pulumi destroy --yes --skip-preview --stack "$stack" "${log[@]}" ;;
+    down) engine_run pulumi destroy --yes --skip-preview --stack "$stack" "${log[@]}" ;;
     preview) pulumi preview --diff --stack "$stack" "${log[@]}" ;;
-    refresh) pulumi refresh --yes --skip-preview --stack "$stack" "${log[@]}" ;;
+    refresh) engine_run pulumi refresh --yes --skip-preview --stack "$stack" "${log[@]}" ;;
   esac
 }
 
 direct_run() {
   local args=(--workdir "$dir")
   [ -z "$events" ] || args+=(--events "$events")
+  local quiet=()
+  [ -z "$event_log" ] || quiet=(--event-log "$event_log")
   case "$verb" in
-    up) ts runner/cli.ts up "$stack" "${args[@]}" ;;
-    down) ts runner/cli.ts destroy "$stack" "${args[@]}" ;;
+    up)
+      engine_run ts runner/cli.ts up "$stack" "${args[@]}" "${quiet[@]}"
+      if [ "${#quiet[@]}" -gt 0 ]; then
+        ts runner/cli.ts outputs "$stack" --workdir "$dir" | ts cli/connection.ts "$stack" "$dir"
+      fi
+      ;;
+    down) engine_run ts runner/cli.ts destroy "$stack" "${args[@]}" "${quiet[@]}" ;;
     preview) ts runner/cli.ts preview "$stack" "${args[@]}" ;;
     # The runner checks every host and object on each run: there is nothing to refresh.
     refresh) echo "refresh: the direct runner reads the live objects on every run" ;;

@@ -5,6 +5,7 @@
  * another up converges. Timings go to bench/results/e2e.json.
  */
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import {
@@ -181,14 +182,23 @@ describe.each([
     expect(planned.sort()).toEqual(configure.map((n) => `update ${n}`));
     // The changed lines, under either engine (Pulumi hides uploaded contents; the command shows them).
     expect(preview.output).toMatch(/-\s+(#\s+)?maxconn 200\n.*\+\s+(#\s+)?maxconn 321/s);
-    const r = await runStack(stack, "up");
+    // As `make up` shows it: a line per step as it starts and ends, a summary, and the log's path.
+    const r = await runStack(stack, "up", undefined, ENGINE, false);
+    expectSucceeded(r);
     expect(
       r.events
         .filter((e) => e.op !== "same")
         .map((e) => e.name)
         .sort(),
     ).toEqual(configure);
-    expect(r.output).toContain("saving server states and reloading HAProxy");
+    for (const step of configure) {
+      expect(r.output).toMatch(new RegExp(`\\] ~ ${step} \\(\\w+\\) update…\n`));
+      expect(r.output).toMatch(new RegExp(`\\] ✓ ${step} \\(\\w+\\) updated in \\d+\\.\\d s\n`));
+    }
+    expect(r.output).toMatch(new RegExp(`\\bup: ${configure.length} updated, \\d+ unchanged in \\d+\\.\\d s\n`));
+    expect(r.output).not.toContain("saving server states and reloading HAProxy");
+    const log = /up: full output in (\S+\.log)/.exec(r.output)?.[1] ?? "";
+    expect(fs.readFileSync(log, "utf8")).toContain("saving server states and reloading HAProxy");
     for (const router of stack.routers) {
       expect(onHost(stack, router, "grep -m1 maxconn /etc/haproxy/haproxy.cfg")).toBe("maxconn 321");
     }

@@ -227,6 +227,8 @@ export function runStack(
   verb: "up" | "preview" | "down" | "refresh",
   interrupt?: { signal: NodeJS.Signals; afterSeconds: number },
   engine: EngineName = ENGINE,
+  /** Stream everything (VERBOSE=1), as the tests read the steps' output; false: the display. */
+  verbose = true,
 ): Promise<RunResult> {
   const eventsFile = path.join(stack.dir, `events-${verb}-${Date.now()}.json`);
   const started = Date.now();
@@ -234,7 +236,7 @@ export function runStack(
     const child: ChildProcess = spawn(STACK_SH, [verb, stack.name], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...engineEnv(stack, engine), PATRONI_STACK_EVENTS: eventsFile },
+      env: { ...engineEnv(stack, engine), PATRONI_STACK_EVENTS: eventsFile, VERBOSE: verbose ? "1" : "0" },
       detached: true,
     });
     let output = "";
