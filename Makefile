@@ -8,7 +8,7 @@ STACK ?= dev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-up: ## install what is missing, then bring up the local cluster (STACK=dev) and print how to connect
+up: ## install what is missing, then bring up the local cluster (STACK=dev) and print how to connect (VERBOSE=1: every step's output)
 	@scripts/bootstrap.sh full
 	@scripts/stack.sh up $(STACK)
 

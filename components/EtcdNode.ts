@@ -1,6 +1,7 @@
 /**
  * One etcd member: install from the OS packages, configure (static bootstrap of all members),
- * start and wait for `endpoint health`. On destroy the member stops; `stopsBefore` orders the
+ * start and wait for `endpoint health`. A member added to a running cluster joins it (`etcdctl
+ * member add`), and the first listed member removes those no longer listed (`member remove`). On destroy the member stops; `stopsBefore` orders the
  * stops of several members, and a member that is raft leader hands leadership over first.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -71,6 +72,9 @@ export class EtcdNode extends pulumi.ComponentResource {
           CONFIG_PATH: ETCD_CONFIG_PATH,
           DATA_DIR: etcd.dataDir,
           TIMEOUT: args.timeout ?? 180,
+          // The first listed member removes the members roles.etcd no longer lists.
+          PRUNE: plan.etcd.members[0].name === member.name,
+          DECLARED_PEER_URLS: plan.etcd.members.map((m) => m.peerUrl),
         }),
       },
       [configure],

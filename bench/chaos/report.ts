@@ -118,9 +118,15 @@ export function renderBenchmarks(records: ChaosRecord[], hogs: HogRecord[]): str
     "fall 3 rise 2`).",
     "",
     any
-      ? `Run \`${any.run}\`, engine \`${any.engine}\`, ${any.machine}; ${Object.entries(any.versions)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(", ")}.`
+      ? `Run \`${any.run}\`, engine \`${any.engine}\`, ${any.machine}. Versions: ${[
+          ...new Set(records.map((r) => r.topology)),
+        ]
+          .map((t) => {
+            const first = records.find((r) => r.topology === t) as ChaosRecord;
+            const versions = Object.entries(first.versions).map(([k, v]) => `${k} ${v}`);
+            return `${t} topology: ${versions.join(", ")}`;
+          })
+          .join("; ")}.`
       : "No run recorded yet.",
     "",
     "| scenario | gap (fast) | gap (guide) | lost / ghost (fast) | lost / ghost (guide) | after (fast / guide) | recovered after (fast / guide) |",

@@ -109,7 +109,7 @@ function versions(stack: TestStack): Record<string, string> {
  * Where clients connect: the routers' virtual IP when the stack has one, else the first router's
  * ports on 127.0.0.1; with the superuser's password from the stack's pgpass file.
  */
-function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
+export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
   const pgpass = fs.readFileSync(path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`), "utf8");
   const host = stack.vip ?? "127.0.0.1";
   const at = (port: number): Endpoint => ({

@@ -1,9 +1,17 @@
 # Write etcd's config file and unit (replacing the distribution's settings). A running member
 # whose configuration changed restarts in turn: one member at a time cluster-wide (an etcd lock
 # held through its peers), after every member is healthy, and healthy again before the next.
+# The initial-cluster settings are read only when a member first starts: a change of those alone
+# (members added or removed) is written without a restart.
 # Variables: MEMBER CLIENT_URL PEERS CONFIG_PATH CONFIG UNIT UNIT_PATH DATA_DIR
 install -d -m 0755 "$(dirname "$CONFIG_PATH")"
+runtime_settings() { grep -v '^initial-cluster' "$1" 2>/dev/null || true; }
+before=$(runtime_settings "$CONFIG_PATH")
 config=$(write_file "$CONFIG_PATH" 0640 root:etcd "$CONFIG")
+if [ "$config" = changed ] && [ "$before" = "$(runtime_settings "$CONFIG_PATH")" ] && [ -d "$DATA_DIR/member" ]; then
+  log "only the initial-cluster settings changed: etcd member $MEMBER keeps running"
+  config=unchanged
+fi
 unit=$(write_file "$UNIT_PATH" 0644 root:root "$UNIT")
 install -d -m 0700 -o etcd -g etcd "$DATA_DIR"
 systemctl daemon-reload

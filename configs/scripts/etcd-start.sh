@@ -1,9 +1,13 @@
 # Start this member and wait until it is healthy (needs a quorum of members up).
-# A member without data whose cluster already runs (its host was replaced, or its data lost)
-# joins that cluster: a stale registration of itself is removed, it is added again with
-# `etcdctl member add`, and it starts with `initial-cluster-state: existing`.
-# Variables: MEMBER CLIENT_URL PEER_URL PEERS CONFIG_PATH DATA_DIR TIMEOUT
-# PEERS: the other members' client URLs.
+# A member without data whose cluster already runs (a member added to roles.etcd, its host
+# replaced, or its data lost) joins that cluster: a stale registration of itself is removed, it is
+# added with `etcdctl member add`, and it starts with `initial-cluster-state: existing`. Members
+# join one at a time (an etcd lock held through a running member), each healthy before the next.
+# Data left by a member the cluster no longer lists (it was removed) is moved aside first.
+# With PRUNE, registered members that roles.etcd no longer lists are then removed with
+# `etcdctl member remove`, one at a time, each only while every listed member is healthy.
+# Variables: MEMBER CLIENT_URL PEER_URL PEERS CONFIG_PATH DATA_DIR TIMEOUT PRUNE DECLARED_PEER_URLS
+# PEERS: the other members' client URLs; DECLARED_PEER_URLS: every listed member's peer URL.
 
 # The first other member that answers healthy (a cluster with a quorum), or nothing.
 healthy_peer() {
@@ -39,9 +43,21 @@ join_running_cluster() {
   sed -i 's/^initial-cluster-state: new$/initial-cluster-state: existing/' "$CONFIG_PATH"
 }
 
-if [ ! -d "$DATA_DIR/member" ] && ! systemctl is-active --quiet etcd; then
+if ! systemctl is-active --quiet etcd; then
   peer=$(healthy_peer)
-  if [ -n "$peer" ]; then join_running_cluster "$peer"; fi
+  if [ -n "$peer" ] && [ -d "$DATA_DIR/member" ] && [ -z "$(registration "$peer")" ]; then
+    aside="$DATA_DIR.removed-$(date +%Y%m%dT%H%M%S)"
+    log "etcd member $MEMBER was removed from the cluster: its old data moves to $aside"
+    mv "$DATA_DIR" "$aside"
+    install -d -m 0700 -o etcd -g etcd "$DATA_DIR"
+  fi
+  if [ -n "$peer" ] && [ ! -d "$DATA_DIR/member" ]; then
+    if [ -z "${JOIN_LOCKED:-}" ]; then
+      log "etcd member $MEMBER joins the running cluster: waiting for its turn"
+      exec etcdctl --endpoints="$peer" lock patroni-stack/etcd-join -- env JOIN_LOCKED=1 bash "$0"
+    fi
+    join_running_cluster "$peer"
+  fi
 fi
 systemctl enable etcd >/dev/null 2>&1
 # Members of a new cluster wait for each other: do not block on systemd's readiness here.
@@ -49,3 +65,22 @@ systemctl start --no-block etcd
 log "waiting for etcd member $MEMBER to be healthy"
 wait_until "$TIMEOUT" "etcd endpoint health on $CLIENT_URL" etcdctl --endpoints="$CLIENT_URL" endpoint health
 etcdctl --endpoints="$CLIENT_URL" endpoint status -w table
+
+# Members roles.etcd no longer lists leave the cluster, one at a time.
+declared() {
+  local url
+  for url in "${DECLARED_PEER_URLS[@]}"; do [ "$url" != "$1" ] || return 0; done
+  return 1
+}
+all_declared_healthy() { etcdctl --endpoints="$(IFS=,; echo "$CLIENT_URL,${PEERS[*]}")" endpoint health; }
+if [ "$PRUNE" = true ]; then
+  while IFS= read -r entry; do
+    id=$(printf '%s' "$entry" | awk -F', ' '{print $1}')
+    name=$(printf '%s' "$entry" | awk -F', ' '{print $3}')
+    peer_url=$(printf '%s' "$entry" | awk -F', ' '{print $4}')
+    if [ -z "$id" ] || declared "$peer_url"; then continue; fi
+    wait_until "$TIMEOUT" "every listed etcd member to be healthy before removing $name" all_declared_healthy
+    log "removing etcd member ${name:-$peer_url} ($id): roles.etcd no longer lists it"
+    etcdctl --endpoints="$CLIENT_URL" member remove "$id" >/dev/null || log "etcd member $id was already gone"
+  done < <(etcdctl --endpoints="$CLIENT_URL" member list -w simple)
+fi

@@ -8,6 +8,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
+import { LoadClient, prepare } from "../../bench/chaos/client";
+import { endpoints } from "../../bench/chaos/run";
 import {
   leftovers,
   makeStack,
@@ -20,6 +22,7 @@ import {
   ENGINE,
   RunResult,
   editConfig,
+  setConfig,
   readConfig,
   sh,
   stateResources,
@@ -317,6 +320,118 @@ describe.each([
     } finally {
       editConfig(stack, "postgresql", { parameters });
     }
+  });
+
+  it("adds a replica, then removes it: only its own steps and the routers change, no write lost", async () => {
+    if (source !== "dev") return;
+    const hosts = readConfig(stack, "hosts") as unknown as { name: string; address: string }[];
+    const roles = readConfig(stack, "roles") as unknown as Record<string, string[]>;
+    const address = stack.addresses.pg3.replace(/\.\d+$/, ".14");
+    const leaderBefore = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    const { rw } = endpoints(stack);
+    await prepare(rw);
+    const client = new LoadClient({
+      rw,
+      intervalMs: 50,
+      maxSeconds: 900,
+      maxRequests: 18000,
+      requestTimeoutMs: 2000,
+      run: `scale-${Date.now()}`,
+    });
+    client.start();
+    try {
+      setConfig(stack, "hosts", [...hosts, { name: "pg4", address }]);
+      editConfig(stack, "roles", { ...roles, patroni: [...roles.patroni, "pg4"] });
+      const out = await runStack(stack, "up");
+      expectSucceeded(out);
+      const changed = out.events.filter((e) => e.op !== "same");
+      expect(changed.filter((e) => e.op === "delete" || e.op === "replace")).toEqual([]);
+      // pg4's own resources; elsewhere only updates of the steps that list the members.
+      const elsewhere = changed.filter((e) => !e.name.includes("pg4")).map((e) => e.name);
+      expect(
+        elsewhere.every(
+          (n) => /-(haproxy-\w+-configure|patroni-\w+-configure|dcs-(apply|state))-/.test(n) || /-dcs-state$/.test(n),
+        ),
+      ).toBe(true);
+      let members = patronictlList(stack, stack.leader);
+      for (let i = 0; i < 60 && members.find((m) => m.Member === "pg4")?.State !== "streaming"; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        members = patronictlList(stack, stack.leader);
+      }
+      expect(members.find((m) => m.Member === "pg4")).toEqual(
+        expect.objectContaining({ Role: "Replica", State: "streaming" }),
+      );
+      for (const router of stack.routers) {
+        expect(onHost(stack, router, "grep -c ' pg4 ' /etc/haproxy/haproxy.cfg")).toBe("2");
+      }
+      timings.replica_added_s = out.seconds;
+
+      setConfig(stack, "hosts", hosts);
+      editConfig(stack, "roles", roles);
+      const back = await runStack(stack, "up");
+      expectSucceeded(back);
+      expect(
+        back.events
+          .filter((e) => e.op === "delete")
+          .map((e) => e.name)
+          .every((n) => n.includes("pg4")),
+      ).toBe(true);
+      expect(
+        patronictlList(stack, stack.leader)
+          .map((m) => m.Member)
+          .sort(),
+      ).toEqual([...roles.patroni].sort());
+      for (const router of stack.routers) {
+        expect(onHost(stack, router, "grep -c ' pg4 ' /etc/haproxy/haproxy.cfg || true")).toBe("0");
+      }
+      timings.replica_removed_s = back.seconds;
+    } finally {
+      await client.stop();
+    }
+    const verdict = await client.verify();
+    expect(verdict.writes.lost).toBe(0);
+    timings.scale_write_gap_s = verdict.writes.longestGapMs / 1000;
+    const leaderAfter = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    expect([leaderAfter?.Member, leaderAfter?.TL]).toEqual([leaderBefore?.Member, leaderBefore?.TL]);
+  });
+
+  it("grows etcd from one member to three and back, one at a time, Patroni following by a reload", async () => {
+    if (source !== "seed") return;
+    const roles = readConfig(stack, "roles") as unknown as { etcd: string[]; patroni: string[]; haproxy: string[] };
+    const etcdMembers = (host: string) =>
+      (
+        JSON.parse(
+          onHost(
+            stack,
+            host,
+            'etcdctl member list -w json | python3 -c \'import json,sys; print(json.dumps([m.get("name","") for m in json.load(sys.stdin)["members"]]))\'',
+          ),
+        ) as string[]
+      ).sort();
+    const leaderBefore = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    const grown = [...roles.etcd, ...roles.patroni];
+    editConfig(stack, "roles", { ...roles, etcd: grown });
+    const out = await runStack(stack, "up");
+    expectSucceeded(out);
+    expect(etcdMembers(roles.etcd[0])).toEqual([...grown].sort());
+    expect(out.output.match(/adding etcd member \S+ to the running cluster/g)).toHaveLength(roles.patroni.length);
+    expect(out.output).not.toMatch(/restarting etcd member/);
+    // Patroni learns the new members by a reload (no restart: same leader and timeline below).
+    expect(out.output).toMatch(/patroni\.yml changed: reloading Patroni/);
+    for (const m of roles.patroni) {
+      expect(onHost(stack, m, "grep -c ':2379$' /etc/patroni/patroni.yml")).toBe(String(grown.length));
+    }
+    editConfig(stack, "roles", roles);
+    const back = await runStack(stack, "up");
+    expectSucceeded(back);
+    for (const m of roles.patroni) expect(back.output).toMatch(new RegExp(`removing etcd member ${m} \\(`));
+    expect(etcdMembers(roles.etcd[0])).toEqual([...roles.etcd]);
+    const leaderAfter = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    expect([leaderAfter?.Member, leaderAfter?.TL]).toEqual([leaderBefore?.Member, leaderBefore?.TL]);
+    expectReadYourWrites(stack);
+    const again = await runStack(stack, "up");
+    expectSucceeded(again);
+    expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
   });
 
   it("switches over to a replica (the timeline moves on) and HAProxy follows", async () => {

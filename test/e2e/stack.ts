@@ -353,6 +353,14 @@ export function readConfig(stack: TestStack, key: string): Record<string, unknow
   return (doc.config[`patroni-stack:${key}`] as Record<string, unknown> | undefined) ?? {};
 }
 
+/** Replace a stack config key's whole value (e.g. a list). */
+export function setConfig(stack: TestStack, key: string, value: unknown): void {
+  const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
+  const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+  doc.config[`patroni-stack:${key}`] = value;
+  fs.writeFileSync(file, stringify(doc));
+}
+
 export function editConfig(stack: TestStack, key: string, change: Record<string, unknown>): void {
   const file = path.join(stack.dir, `Pulumi.${stack.name}.yaml`);
   const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };

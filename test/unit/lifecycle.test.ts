@@ -48,7 +48,10 @@ function run(name: ScriptName, vars: Record<string, ScriptValue>, stdin = "") {
     .replace(/^require_root$/m, "")
     .replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${dir}/bin:$PATH`);
   fs.writeFileSync(calls, "");
-  const r = spawnSync("bash", ["-c", text], { input: stdin, encoding: "utf8" });
+  // As the hosts run it: `bash <uploaded file>`, so that a script may run itself again.
+  const file = path.join(dir, `${name}.sh`);
+  fs.writeFileSync(file, text);
+  const r = spawnSync("bash", [file], { input: stdin, encoding: "utf8" });
   return { status: r.status, out: `${r.stdout}${r.stderr}`, calls: fs.readFileSync(calls, "utf8").split("\n") };
 }
 
@@ -123,6 +126,24 @@ describe("etcd-configure", () => {
     expect(r.out).toContain("etcd member pg2 restarted with its new configuration");
   });
 
+  it("keeps a running member running when only the initial-cluster settings changed", () => {
+    stub("etcdctl");
+    fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "etcd.yml"),
+      "name: pg2\ninitial-cluster: pg1=a,pg2=b\ninitial-cluster-state: existing\n",
+    );
+    fs.writeFileSync(path.join(dir, "etcd.service"), "[Unit]\n");
+    const r = run("etcd-configure", {
+      ...vars(),
+      CONFIG: "name: pg2\ninitial-cluster: pg1=a,pg2=b,pg4=d\ninitial-cluster-state: new",
+    });
+    expect(r.status).toBe(0);
+    expect(r.out).toContain("only the initial-cluster settings changed: etcd member pg2 keeps running");
+    expect(r.calls.filter((l) => /systemctl restart|lock/.test(l))).toEqual([]);
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toContain("pg4=d");
+  });
+
   it("leaves a member whose files are unchanged running", () => {
     stub("etcdctl");
     fs.writeFileSync(path.join(dir, "etcd.yml"), "name: pg2\n");
@@ -130,6 +151,69 @@ describe("etcd-configure", () => {
     const r = run("etcd-configure", vars());
     expect(r.status).toBe(0);
     expect(r.calls.filter((l) => /systemctl restart|lock/.test(l))).toEqual([]);
+  });
+});
+
+describe("etcd-start", () => {
+  const vars = (prune: boolean) => ({
+    MEMBER: "pg1",
+    CLIENT_URL: "http://10.0.0.11:2379",
+    PEER_URL: "http://10.0.0.11:2380",
+    PEERS: ["http://10.0.0.12:2379", "http://10.0.0.13:2379"],
+    CONFIG_PATH: path.join(dir, "etcd.yml"),
+    DATA_DIR: path.join(dir, "data"),
+    TIMEOUT: 5,
+    PRUNE: prune,
+    DECLARED_PEER_URLS: ["http://10.0.0.11:2380", "http://10.0.0.12:2380", "http://10.0.0.13:2380"],
+  });
+  // A running cluster of four registered members, pg4 no longer listed.
+  const registered = () =>
+    stub(
+      "etcdctl",
+      `case "$*" in
+        *"member list"*) printf '%s\\n' "1111, started, pg1, http://10.0.0.11:2380, http://10.0.0.11:2379, false" "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" "3333, started, pg3, http://10.0.0.13:2380, http://10.0.0.13:2379, false" "4444, started, pg4, http://10.0.0.14:2380, http://10.0.0.14:2379, false" ;;
+      esac`,
+    );
+
+  it("removes the registered members roles.etcd no longer lists, once every listed member is healthy", () => {
+    registered();
+    fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
+    const r = run("etcd-start", vars(true));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    const remove = indexOf(r.calls, /member remove 4444$/);
+    expect(remove).toBeGreaterThan(0);
+    expect(r.calls.filter((l) => /member remove/.test(l))).toHaveLength(1);
+    expect(indexOf(r.calls.slice(0, remove), /endpoint health/)).toBeGreaterThanOrEqual(0);
+    expect(r.out).toContain("removing etcd member pg4 (4444): roles.etcd no longer lists it");
+  });
+
+  it("removes none from the other members", () => {
+    registered();
+    fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
+    const r = run("etcd-start", vars(false));
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((l) => /member remove/.test(l))).toEqual([]);
+  });
+
+  it("moves aside the data of a member the cluster removed, then joins in its turn", () => {
+    stub(
+      "etcdctl",
+      `case "$*" in
+        *" lock "*) while [ "$1" != -- ]; do shift; done; shift; exec "$@" ;;
+        *"member list"*) printf '%s\\n' "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" ;;
+      esac`,
+    );
+    fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "etcd.yml"), "initial-cluster-state: new\n");
+    fs.writeFileSync(path.join(dir, "stopped-etcd"), "");
+    const r = run("etcd-start", vars(false));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.out).toMatch(/etcd member pg1 was removed from the cluster: its old data moves to .*data\.removed-/);
+    const lock = indexOf(r.calls, /lock patroni-stack\/etcd-join/);
+    const add = indexOf(r.calls, /member add pg1 --peer-urls=http:\/\/10\.0\.0\.11:2380/);
+    expect(lock).toBeGreaterThanOrEqual(0);
+    expect(add).toBeGreaterThan(lock);
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toContain("initial-cluster-state: existing");
   });
 });
 
