@@ -59,7 +59,6 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
         const seen = await observeCluster({
           restUrls: plan.patroni.members.map((m) => m.restUrl),
           sql: { host: plan.client.host, port: plan.client.readWritePort, user: SYSTEM_USERS.superuser, password },
-          names: Object.keys(dcs.parameters),
         });
         if (seen.settings.length > 0) {
           const problems = parameterProblems(dcs.parameters, seen.settings);

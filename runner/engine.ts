@@ -314,6 +314,9 @@ export async function up(opts: UpOptions): Promise<UpResult> {
       () => inFlight,
     );
     if (failures.length > 0) throw failures[0];
+    // An error in the program (e.g. thrown inside an `apply`) leaves the resources that wait on it
+    // unregistered: nothing may be deleted for it, the run fails as Pulumi's does.
+    if (rejections.length > 0) throw rejections[0];
     // Resources the program no longer declares are deleted, dependents first.
     const gone = state.all().filter((r) => !seen.has(r.urn) && !replaced.has(r.urn));
     if (opts.dryRun) {

@@ -28,7 +28,8 @@ dir=${PATRONI_STACK_DIR:-$root}
 events=${PATRONI_STACK_EVENTS:-}
 [ -f "$dir/Pulumi.$stack.yaml" ] || { echo "no stack file $dir/Pulumi.$stack.yaml" >&2; exit 2; }
 
-ts() { "$root/node_modules/.bin/ts-node" --transpile-only "$@"; }
+ts_node=("$root/node_modules/.bin/ts-node" --transpile-only)
+ts() { "${ts_node[@]}" "$@"; }
 
 # Local stacks need the base image of their Debian suite (built once, then cached).
 suite=$(ts cli/stack-info.ts "$dir" "$stack" suite)
@@ -115,12 +116,12 @@ direct_run() {
   [ -z "$event_log" ] || quiet=(--event-log "$event_log")
   case "$verb" in
     up)
-      engine_run ts runner/cli.ts up "$stack" "${args[@]}" "${quiet[@]}"
+      engine_run "${ts_node[@]}" runner/cli.ts up "$stack" "${args[@]}" "${quiet[@]}"
       if [ "${#quiet[@]}" -gt 0 ]; then
         ts runner/cli.ts outputs "$stack" --workdir "$dir" | ts cli/connection.ts "$stack" "$dir"
       fi
       ;;
-    down) engine_run ts runner/cli.ts destroy "$stack" "${args[@]}" "${quiet[@]}" ;;
+    down) engine_run "${ts_node[@]}" runner/cli.ts destroy "$stack" "${args[@]}" "${quiet[@]}" ;;
     preview) ts runner/cli.ts preview "$stack" "${args[@]}" ;;
     # The runner checks every host and object on each run: there is nothing to refresh.
     refresh) echo "refresh: the direct runner reads the live objects on every run" ;;
