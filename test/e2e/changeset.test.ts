@@ -53,3 +53,29 @@ it("gives the same operations under every engine", () => {
   const engines = Object.keys(seen);
   for (const e of engines.slice(1)) expect(seen[e]).toEqual(seen[engines[0]]);
 });
+
+describe.each(availableEngines())("a dynamic resource under the %s engine", (engine) => {
+  // Its provider plans a change only when `wanted` differs from what it recorded.
+  const stack = makeProject(`dynamic-${engine}-${process.pid}`, "test/fixtures/dynamic", {
+    "dynamic:wanted": "a",
+    "dynamic:noise": "1",
+  });
+  const file = `${stack.dir}/Pulumi.${stack.name}.yaml`;
+  const set = (key: string, value: string) =>
+    fs.writeFileSync(
+      file,
+      fs.readFileSync(file, "utf8").replace(new RegExp(`(dynamic:${key}): "?\\w+"?`), `$1: "${value}"`),
+    );
+  afterAll(() => fs.rmSync(stack.dir, { recursive: true, force: true }));
+
+  it("follows the provider's own diff: created, unchanged by an input it ignores, updated", async () => {
+    expect(ops(succeeded(await runStack(stack, "up", undefined, engine), engine))).toEqual(["create thing"]);
+    set("noise", "2");
+    expect(ops(succeeded(await runStack(stack, "up", undefined, engine), engine))).toEqual(["same thing"]);
+    set("wanted", "b");
+    const preview = succeeded(await runStack(stack, "preview", undefined, engine), engine);
+    expect(ops(preview)).toEqual(["update thing"]);
+    expect(ops(succeeded(await runStack(stack, "up", undefined, engine), engine))).toEqual(["update thing"]);
+    expect(ops(succeeded(await runStack(stack, "down", undefined, engine), engine))).toEqual(["delete thing"]);
+  });
+});
