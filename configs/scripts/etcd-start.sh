@@ -36,10 +36,20 @@ join_running_cluster() {
     etcdctl --endpoints="$peer" member remove "$id" >/dev/null
     id=""
   fi
+  local added="" initial
   if [ -z "$id" ]; then
     log "adding etcd member $MEMBER to the running cluster (through $peer)"
-    wait_until 60 "etcdctl member add $MEMBER" etcdctl --endpoints="$peer" member add "$MEMBER" --peer-urls="$PEER_URL"
+    for _ in $(seq 60); do
+      if added=$(etcdctl --endpoints="$peer" member add "$MEMBER" --peer-urls="$PEER_URL" 2>&1); then break; fi
+      added=""
+      sleep 1
+    done
+    [ -n "$added" ] || die "etcdctl member add $MEMBER failed through $peer"
   fi
+  # A joining member must name the cluster as it is now (its running members and itself), not
+  # as the stack will be once every new member has joined.
+  initial=$(printf '%s\n' "$added" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
+  if [ -n "$initial" ]; then sed -i "s|^initial-cluster: .*|initial-cluster: $initial|" "$CONFIG_PATH"; fi
   sed -i 's/^initial-cluster-state: new$/initial-cluster-state: existing/' "$CONFIG_PATH"
 }
 

@@ -201,10 +201,14 @@ describe("etcd-start", () => {
       `case "$*" in
         *" lock "*) while [ "$1" != -- ]; do shift; done; shift; exec "$@" ;;
         *"member list"*) printf '%s\\n' "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" ;;
+        *"member add"*) printf '%s\\n' 'Member 1111 added' 'ETCD_NAME="pg1"' 'ETCD_INITIAL_CLUSTER="pg2=http://10.0.0.12:2380,pg1=http://10.0.0.11:2380"' ;;
       esac`,
     );
     fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
-    fs.writeFileSync(path.join(dir, "etcd.yml"), "initial-cluster-state: new\n");
+    fs.writeFileSync(
+      path.join(dir, "etcd.yml"),
+      "initial-cluster: pg1=http://10.0.0.11:2380,pg2=http://10.0.0.12:2380,pg3=http://10.0.0.13:2380\ninitial-cluster-state: new\n",
+    );
     fs.writeFileSync(path.join(dir, "stopped-etcd"), "");
     const r = run("etcd-start", vars(false));
     if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
@@ -213,7 +217,10 @@ describe("etcd-start", () => {
     const add = indexOf(r.calls, /member add pg1 --peer-urls=http:\/\/10\.0\.0\.11:2380/);
     expect(lock).toBeGreaterThanOrEqual(0);
     expect(add).toBeGreaterThan(lock);
-    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toContain("initial-cluster-state: existing");
+    // It names the cluster as it is: the running member and itself, not pg3 that joins later.
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toBe(
+      "initial-cluster: pg2=http://10.0.0.12:2380,pg1=http://10.0.0.11:2380\ninitial-cluster-state: existing\n",
+    );
   });
 });
 
