@@ -16,7 +16,7 @@ unit=$(write_file "$UNIT_PATH" 0644 root:root "$UNIT")
 install -d -m 0700 -o etcd -g etcd "$DATA_DIR"
 systemctl daemon-reload
 
-all_healthy() { etcdctl --endpoints="$(IFS=,; echo "$CLIENT_URL,${PEERS[*]}")" endpoint health; }
+all_healthy() { etcdctl --endpoints="$(IFS=,; echo "${CLIENT_URL}${PEERS[*]:+,${PEERS[*]}}")" endpoint health; }
 
 if { [ "$config" = changed ] || [ "$unit" = changed ]; } && systemctl is-active --quiet etcd; then
   if [ "${#PEERS[@]}" -eq 0 ]; then

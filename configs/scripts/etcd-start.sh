@@ -82,7 +82,7 @@ declared() {
   for url in "${DECLARED_PEER_URLS[@]}"; do [ "$url" != "$1" ] || return 0; done
   return 1
 }
-all_declared_healthy() { etcdctl --endpoints="$(IFS=,; echo "$CLIENT_URL,${PEERS[*]}")" endpoint health; }
+all_declared_healthy() { etcdctl --endpoints="$(IFS=,; echo "${CLIENT_URL}${PEERS[*]:+,${PEERS[*]}}")" endpoint health; }
 if [ "$PRUNE" = true ]; then
   while IFS= read -r entry; do
     id=$(printf '%s' "$entry" | awk -F', ' '{print $1}')

@@ -351,7 +351,7 @@ describe.each([
       // pg4's own resources; elsewhere only updates of the steps that list the members.
       const elsewhere = changed.filter((e) => !e.name.includes("pg4")).map((e) => `${e.op} ${e.name}`);
       const listsMembers =
-        /^update postgres-(haproxy-\w+-configure|patroni-\w+-configure|dcs-apply)-(run|upload)$|^update postgres-dcs-state$/;
+        /^update postgres-(haproxy-\w+-configure|patroni-\w+-configure|dcs-apply|roles)-(run|upload)$|^update postgres-dcs-state$/;
       expect(elsewhere.filter((n) => !listsMembers.test(n))).toEqual([]);
       let members = patronictlList(stack, stack.leader);
       for (let i = 0; i < 60 && members.find((m) => m.Member === "pg4")?.State !== "streaming"; i++) {

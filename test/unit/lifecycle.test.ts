@@ -187,6 +187,16 @@ describe("etcd-start", () => {
     expect(r.out).toContain("removing etcd member pg4 (4444): roles.etcd no longer lists it");
   });
 
+  it("checks only itself when it is the one member left", () => {
+    registered();
+    fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
+    const r = run("etcd-start", { ...vars(true), PEERS: [], DECLARED_PEER_URLS: ["http://10.0.0.11:2380"] });
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    // No empty endpoint in a list (etcdctl cannot dial one).
+    expect(r.calls.filter((l) => /--endpoints=\S*,(\s|$)/.test(l))).toEqual([]);
+    expect(r.calls.filter((l) => /member remove/.test(l))).toHaveLength(3);
+  });
+
   it("removes none from the other members", () => {
     registered();
     fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
