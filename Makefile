@@ -55,10 +55,11 @@ chaos: ## every fault scenario under both failover profiles, under load: bench/r
 	@scripts/bootstrap.sh full
 	@npx ts-node --transpile-only bench/chaos/run.ts $(ARGS)
 
-bench: ## make chaos, then the e2e suite under each engine this machine has (deploy, no-op and destroy timings in bench/results/e2e.json)
+bench: ## make chaos, then the e2e suite and the 1- vs 3-replica deploys under each engine this machine has (timings in bench/results/e2e.json)
 	@$(MAKE) --no-print-directory chaos
 	@for engine in direct $$(scripts/toolchain.sh --check >/dev/null 2>&1 && echo pulumi); do \
-	  PATRONI_STACK_ENGINE=$$engine npx jest --selectProjects e2e --runInBand --testPathPattern cluster; done
+	  PATRONI_STACK_ENGINE=$$engine npx jest --selectProjects e2e --runInBand --testPathPattern cluster; \
+	  PATRONI_STACK_ENGINE=$$engine npx ts-node --transpile-only bench/deploy.ts; done
 
 clean: ## remove build output (not the stacks' state)
 	rm -rf bin
