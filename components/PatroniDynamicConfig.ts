@@ -19,8 +19,7 @@ import {
   describeDifferences,
   parameterProblems,
 } from "../configs/dcsDiff";
-import { SYSTEM_USERS } from "../configs/patroni";
-import { PATRONI_CONFIG_PATH } from "../configs/patroni";
+import { PATRONI_CONFIG_PATH, SYSTEM_USERS } from "../configs/patroni";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./connection";
 import { DynamicConfigState } from "./DynamicConfigState";
@@ -82,16 +81,17 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
       { declared, live: observed.live, changes: observed.changes },
       { parent: this, dependsOn: args.members },
     );
+    const desired = renderDynamicConfigFile(dcs);
     const step = new RemoteScript(
       `${name}-apply`,
       {
         host: plan.patroni.leader.host,
         access: args.access,
         file: "patroni-dcs.sh",
-        shows: renderDynamicConfigFile(dcs),
+        shows: desired,
         runsAfter: state.appliedAt,
         script: renderScript("patroni-dcs", {
-          DESIRED: renderDynamicConfigFile(dcs),
+          DESIRED: desired,
           MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
           CONFIG_PATH: PATRONI_CONFIG_PATH,
           RESTART_POLICY: dcs.restartPolicy,
