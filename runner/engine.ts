@@ -11,6 +11,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { replacingKeys, TypeSpec, typeSpec } from "./handlers";
 import { ResourceState, StateFile } from "./state";
+import { trackProgram } from "./settle";
 import { describeChange, deserialize } from "./values";
 
 export interface Event {
@@ -307,12 +308,12 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   const rejections: unknown[] = [];
   const onRejection = (e: unknown) => rejections.push(e);
   process.on("unhandledRejection", onRejection);
+  const program = trackProgram();
   try {
-    const exports = opts.load();
-    await quiesce(
-      () => captured.size,
-      () => inFlight,
-    );
+    const exports = program.run(opts.load);
+    // Finished when the SDK counts no registration outstanding and the program no open handle.
+    await program.settled(() => captured.size);
+    if (inFlight > 0) throw new Error(`internal: ${inFlight} resource operations still running`);
     if (failures.length > 0) throw failures[0];
     // An error in the program (e.g. thrown inside an `apply`) leaves the resources that wait on it
     // unregistered: nothing may be deleted for it, the run fails as Pulumi's does.
@@ -330,18 +331,8 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     }
     return { events, outputs: await resolveOutputs(exports) };
   } finally {
+    program.dispose();
     process.off("unhandledRejection", onRejection);
-  }
-}
-
-async function quiesce(count: () => number, busy: () => number): Promise<void> {
-  let last = -1;
-  let quiet = 0;
-  while (quiet < 10) {
-    await new Promise((r) => setTimeout(r, 50));
-    const n = count();
-    quiet = n === last && busy() === 0 ? quiet + 1 : 0;
-    last = n;
   }
 }
 
@@ -356,26 +347,38 @@ async function resolveOutputs(exports: Record<string, unknown>): Promise<Record<
 
 /** Delete order: a resource goes before everything it depends on and before its parent. */
 export function deletionOrder(resources: ResourceState[]): ResourceState[] {
-  const byUrn = new Map(resources.map((r) => [r.urn, r]));
-  const blockers = new Map<string, Set<string>>(); // urn → urns that must be deleted first
+  return deletionWaves(resources).flat();
+}
+
+/** For each resource, those that must be deleted before it: its dependents and its children. */
+function deletionBlockers(resources: ResourceState[]): Map<string, Set<string>> {
+  const urns = new Set(resources.map((r) => r.urn));
+  const blockers = new Map<string, Set<string>>();
   for (const r of resources) blockers.set(r.urn, new Set());
   for (const r of resources) {
-    for (const d of r.dependencies) if (byUrn.has(d)) blockers.get(d)?.add(r.urn);
-    if (byUrn.has(r.parent)) blockers.get(r.parent)?.add(r.urn);
+    for (const d of r.dependencies) if (urns.has(d)) blockers.get(d)?.add(r.urn);
+    if (urns.has(r.parent)) blockers.get(r.parent)?.add(r.urn);
   }
-  const order: ResourceState[] = [];
+  return blockers;
+}
+
+/**
+ * The same order in waves: each wave holds the resources whose dependents and children are all in
+ * earlier waves, so the members of one wave can be deleted together.
+ */
+export function deletionWaves(resources: ResourceState[]): ResourceState[][] {
+  const blockers = deletionBlockers(resources);
+  const waves: ResourceState[][] = [];
   const done = new Set<string>();
-  while (order.length < resources.length) {
+  while (done.size < resources.length) {
     const ready = resources.filter(
       (r) => !done.has(r.urn) && [...(blockers.get(r.urn) ?? [])].every((b) => done.has(b)),
     );
     if (ready.length === 0) throw new Error("dependency cycle in the state");
-    for (const r of ready) {
-      order.push(r);
-      done.add(r.urn);
-    }
+    for (const r of ready) done.add(r.urn);
+    waves.push(ready);
   }
-  return order;
+  return waves;
 }
 
 /** Run a resource's delete (with the inputs it was created with). */
@@ -393,7 +396,7 @@ async function deleteInOrder(
   emit: (e: Event) => void,
   op: "delete" | "replace" = "delete",
 ) {
-  for (const r of deletionOrder(resources)) {
+  const deleteAndRecord = async (r: ResourceState) => {
     const started = Date.now();
     const shown = r.custom && op === "delete";
     if (shown) progress({ phase: "start", op: "delete", type: r.type, name: r.name });
@@ -409,7 +412,26 @@ async function deleteInOrder(
     if (r.custom && op === "delete") {
       emit({ op: "delete", type: r.type, name: r.name, seconds: (Date.now() - started) / 1000 });
     }
-  }
+  };
+  // As Pulumi does: each delete starts as soon as everything that must go before it is gone, so
+  // whatever the order allows runs in parallel. A failure keeps what waits on it (and nothing
+  // else) from running; the run fails once the rest has finished.
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const blockers = deletionBlockers(resources);
+  deletionWaves(resources); // refuses a cycle before anything is deleted
+  const running = new Map<string, Promise<void>>();
+  const start = (r: ResourceState): Promise<void> => {
+    let p = running.get(r.urn);
+    if (!p) {
+      const before = [...(blockers.get(r.urn) ?? [])].map((u) => start(byUrn.get(u) as ResourceState));
+      p = Promise.all(before).then(() => deleteAndRecord(r));
+      running.set(r.urn, p);
+    }
+    return p;
+  };
+  const results = await Promise.allSettled(resources.map(start));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** The changed inputs that replace a resource: its provider's rules, and its `replaceOnChanges`. */

@@ -4,29 +4,30 @@
  */
 import { resolveSettings } from "../../config";
 import { planCluster } from "../../plan";
-import { installMocks, mockPassword, Registered, settle } from "./harness";
+import { installMocks, mockPassword, Registered, runProgram } from "./harness";
 import { threeNodeSettings, withKey } from "../fixtures/settings";
 
 let registered: Registered[];
 
 beforeAll(async () => {
   registered = await installMocks();
-  const { PatroniCluster } = await import("../../components/PatroniCluster");
-  const plan = planCluster(resolveSettings(threeNodeSettings(), withKey));
-  const hosts = Object.fromEntries(
-    plan.hosts.map((h) => [h.name, { connection: { host: h.address, user: "root", privateKey: "KEY" } }]),
-  );
-  new PatroniCluster("postgres", { plan, hosts });
-  // The same hosts with two routers behind a virtual IP.
-  const raw = threeNodeSettings();
-  const vipPlan = planCluster(
-    resolveSettings(
-      { ...raw, roles: { ...raw.roles, haproxy: ["pg1", "pg2"] }, haproxy: { vip: { address: "10.0.0.100" } } },
-      withKey,
-    ),
-  );
-  new PatroniCluster("vip", { plan: vipPlan, hosts });
-  await settle(registered);
+  await runProgram(registered, async () => {
+    const { PatroniCluster } = await import("../../components/PatroniCluster");
+    const plan = planCluster(resolveSettings(threeNodeSettings(), withKey));
+    const hosts = Object.fromEntries(
+      plan.hosts.map((h) => [h.name, { connection: { host: h.address, user: "root", privateKey: "KEY" } }]),
+    );
+    new PatroniCluster("postgres", { plan, hosts });
+    // The same hosts with two routers behind a virtual IP.
+    const raw = threeNodeSettings();
+    const vipPlan = planCluster(
+      resolveSettings(
+        { ...raw, roles: { ...raw.roles, haproxy: ["pg1", "pg2"] }, haproxy: { vip: { address: "10.0.0.100" } } },
+        withKey,
+      ),
+    );
+    new PatroniCluster("vip", { plan: vipPlan, hosts });
+  });
 });
 
 const run = (name: string): Registered => {

@@ -3,6 +3,7 @@
  * dependencies as the SDK sends them to the engine, and which inputs are secret.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { trackProgram } from "../../runner/settle";
 
 export interface Registered {
   type: string;
@@ -99,13 +100,18 @@ export async function installMocks(): Promise<Registered[]> {
   return registered;
 }
 
-/** Wait until no resource has registered for a while (registrations chain through Outputs). */
-export async function settle(registered: Registered[]): Promise<void> {
-  let last = -1;
-  let quiet = 0;
-  while (quiet < 5) {
-    await new Promise((r) => setTimeout(r, 20));
-    quiet = registered.length === last ? quiet + 1 : 0;
-    last = registered.length;
+/**
+ * Run a program (constructing resources, or importing index.ts) and wait until it has registered
+ * everything: the direct runner's own signal (the SDK's outstanding registrations, and the handles
+ * the program keeps open), so a slow `apply` cannot end the wait early.
+ */
+export async function runProgram<T>(registered: Registered[], program: () => T): Promise<Awaited<T>> {
+  const tracker = trackProgram();
+  try {
+    const result = await tracker.run(program);
+    await tracker.settled(() => registered.length);
+    return result;
+  } finally {
+    tracker.dispose();
   }
 }

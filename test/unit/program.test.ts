@@ -4,7 +4,7 @@
  * step waits for its host's container.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, Registered, settle } from "./harness";
+import { installMocks, Registered, runProgram } from "./harness";
 import { stackFileSettings } from "../fixtures/settings";
 
 let registered: Registered[];
@@ -16,8 +16,7 @@ beforeAll(async () => {
     Object.entries(stackFileSettings("dev")).map(([k, v]) => [`patroni-stack:${k}`, JSON.stringify(v)]),
   );
   pulumi.runtime.setAllConfig(config);
-  program = await import("../../index");
-  await settle(registered);
+  program = await runProgram(registered, () => import("../../index"));
 });
 
 const ofType = (t: string) => registered.filter((r) => r.type === t).sort((a, b) => a.name.localeCompare(b.name));

@@ -81,3 +81,36 @@ describe("the direct runner runs a dynamic resource with its own provider", () =
     );
   });
 });
+
+describe("the direct runner waits for the program's every registration, however slow its applies", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-slow-apply-"));
+    const main = path.relative(dir, path.join(ROOT, "test", "fixtures", "slow-apply"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ name: "slow", runtime: "nodejs", main }));
+    fs.writeFileSync(path.join(dir, "Pulumi.unit.yaml"), stringify({ config: { "slow:seconds": "3" } }));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const run = (verb: string) => {
+    const events = path.join(dir, "events.json");
+    const r = spawnSync(
+      path.join(ROOT, "node_modules", ".bin", "ts-node"),
+      ["--transpile-only", path.join(ROOT, "runner", "cli.ts"), verb, "unit", "--workdir", dir, "--events", events],
+      { encoding: "utf8" },
+    );
+    expect({ status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual(expect.objectContaining({ status: 0 }));
+    const ops = JSON.parse(fs.readFileSync(events, "utf8")) as { op: string; name: string }[];
+    const outputs = path.join(dir, ".pulumi-state", "direct", "unit.outputs.json");
+    return { ops: ops.map((e) => `${e.op} ${e.name}`).sort(), outputs: fs.readFileSync(outputs, "utf8") };
+  };
+
+  it("creates all three, then a no-op up and a preview neither delete nor recreate any", () => {
+    const created = run("up");
+    expect(created.ops).toEqual(["create after-slow-apply", "create first", "create inside-slow-apply"]);
+    const again = run("up");
+    expect(again.ops).toEqual(["same after-slow-apply", "same first", "same inside-slow-apply"]);
+    expect(again.outputs).toBe(created.outputs);
+    expect(run("preview").ops).toEqual(["same after-slow-apply", "same first", "same inside-slow-apply"]);
+  }, 60_000);
+});

@@ -1,4 +1,4 @@
-import { deletionOrder } from "../../runner/engine";
+import { deletionOrder, deletionWaves } from "../../runner/engine";
 import { describeChange } from "../../runner/values";
 import { ResourceState } from "../../runner/state";
 
@@ -34,6 +34,17 @@ describe("the direct runner's delete order", () => {
 
   it("ignores dependencies on resources that are already gone", () => {
     expect(deletionOrder([res("a", ["gone"])]).map((r) => r.name)).toEqual(["a"]);
+  });
+
+  it("lets what the order allows go together: every router, then every replica, then the leader", () => {
+    const waves = deletionWaves([
+      res("leader"),
+      res("replica1", ["leader"]),
+      res("replica2", ["leader"]),
+      res("router1", ["leader", "replica1", "replica2"]),
+      res("router2", ["leader", "replica1", "replica2"]),
+    ]).map((w) => w.map((r) => r.name).sort());
+    expect(waves).toEqual([["router1", "router2"], ["replica1", "replica2"], ["leader"]]);
   });
 
   it("refuses a cycle", () => {

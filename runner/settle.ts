@@ -1,0 +1,79 @@
+/**
+ * When a Pulumi program has finished registering resources, without a timer that could fire early.
+ *
+ * Two counts must both reach zero:
+ * - the SDK's own: every registration holds `rpcKeepAlive` from the moment the resource is
+ *   constructed until the engine (here: the mock monitor) has answered it, which is what
+ *   `waitForRPCs` waits for;
+ * - the program's pending work that the SDK cannot see: timers, sockets, child processes and
+ *   other handles opened from the program's code (an `apply` that waits on an endpoint, or one
+ *   that constructs a resource later). They are tracked with async_hooks, restricted to the async
+ *   context the program was loaded in, so the runner's own work never counts. This is the part of
+ *   Node's event loop that keeps `pulumi up`'s language host waiting for a program.
+ */
+import { AsyncLocalStorage, createHook } from "async_hooks";
+
+interface SdkSettings {
+  waitForRPCs(): Promise<void>;
+}
+
+export interface ProgramTracker {
+  /** Run `fn` (loading the program) inside the tracked context. */
+  run<T>(fn: () => T): T;
+  /**
+   * Resolves once no registration and no handle of the program is outstanding, and `activity`
+   * (e.g. the number of registrations seen) has stayed the same over two turns of the event loop.
+   */
+  settled(activity?: () => number): Promise<void>;
+  /** Handles of the program still open (for tests and diagnostics). */
+  pending(): number;
+  dispose(): void;
+}
+
+export function trackProgram(): ProgramTracker {
+  const context = new AsyncLocalStorage<symbol>();
+  const mark = Symbol("pulumi-program");
+  const open = new Set<number>();
+  const hook = createHook({
+    init(id, type) {
+      // Promises are not handles: they keep nothing alive by themselves, and the SDK counts its own.
+      if (type !== "PROMISE" && context.getStore() === mark) open.add(id);
+    },
+    destroy(id) {
+      open.delete(id);
+    },
+  });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require("@pulumi/pulumi/runtime/settings") as SdkSettings;
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  return {
+    run(fn) {
+      hook.enable();
+      return context.run(mark, fn);
+    },
+    async settled(activity = () => 0) {
+      // Two quiet turns in a row: a handle that closes can only start more work in its callback,
+      // which runs (and registers what it registers) before the next turn is reached.
+      let last = -1;
+      for (let quiet = 0; quiet < 2;) {
+        await sdk.waitForRPCs();
+        await turn();
+        const now = activity();
+        if (open.size === 0 && now === last) {
+          quiet++;
+        } else if (open.size === 0) {
+          quiet = 0;
+          last = now;
+        } else {
+          last = now;
+          quiet = 0;
+          await new Promise<void>((resolve) => setTimeout(resolve, 10));
+        }
+      }
+    },
+    pending: () => open.size,
+    dispose() {
+      hook.disable();
+    },
+  };
+}
