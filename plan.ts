@@ -33,6 +33,18 @@ export interface HostSpec {
   published: PublishedPort[];
 }
 
+/** OS packages per family. */
+export interface Packages {
+  debian: string[];
+  rhel: string[];
+}
+
+/** The packages of every role a host runs, installed in one transaction before any role's step. */
+export interface HostPackagesSpec {
+  host: HostSpec;
+  packages: Packages;
+}
+
 export interface EtcdMemberSpec {
   name: string;
   host: HostSpec;
@@ -87,13 +99,20 @@ export interface VipSpec {
   prefixLength: number;
   interface: string;
   routerId: number;
-  packages: { debian: string[]; rhel: string[] };
+  packages: Packages;
   /** Every router with its VRRP priority (higher wins an election). */
   routers: { name: string; address: string; priority: number }[];
 }
 
 export interface ClusterPlan {
   hosts: HostSpec[];
+  /** Each host that runs a role, with the packages of all its roles. */
+  hostPackages: HostPackagesSpec[];
+  /**
+   * Local stacks: the Debian packages installed in the hosts' image (every role's, so that a
+   * deploy only configures and starts), or none when `local.preinstall` is false.
+   */
+  imagePackages: string[];
   etcd: EtcdSettings & {
     members: EtcdMemberSpec[];
     /** `name=peerUrl,...` in member order, identical on every member. */
@@ -116,7 +135,7 @@ export interface ClusterPlan {
     initdb: ResolvedSettings["postgresql"]["initdb"];
     /** PostgreSQL's major version, and the packages of PostgreSQL and Patroni per OS family. */
     pgVersion: number;
-    packages: { debian: string[]; rhel: string[] };
+    packages: Packages;
     /** Extra roles created on the primary. */
     users: ResolvedSettings["postgresql"]["users"];
   };
@@ -210,8 +229,28 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     );
   }
 
+  const vipPackages = haproxy.vip?.packages ?? { debian: [], rhel: [] };
+  const pgPackages = {
+    debian: [...postgresql.packages.debian, ...patroni.packages.debian],
+    rhel: [...postgresql.packages.rhel, ...patroni.packages.rhel],
+  };
+  const rolePackages = (host: HostSpec): Packages[] => [
+    ...(members.some((m) => m.host === host) ? [etcd.packages] : []),
+    ...(patroniMembers.some((m) => m.host === host) ? [pgPackages] : []),
+    ...(routers.some((r) => r.host === host) ? [haproxy.packages, vipPackages] : []),
+  ];
+  const union = (lists: string[][]) => [...new Set(lists.flat())].sort();
+  const hostPackages = hosts
+    .map((host) => {
+      const roles = rolePackages(host);
+      return { host, packages: { debian: union(roles.map((r) => r.debian)), rhel: union(roles.map((r) => r.rhel)) } };
+    })
+    .filter((h) => h.packages.debian.length + h.packages.rhel.length > 0);
+
   return {
     hosts,
+    hostPackages,
+    imagePackages: local?.preinstall ? union(hostPackages.map((h) => h.packages.debian)) : [],
     etcd: {
       ...etcd,
       members,
@@ -231,10 +270,7 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       initdb: postgresql.initdb,
       pgVersion: postgresql.version,
       users: postgresql.users,
-      packages: {
-        debian: [...postgresql.packages.debian, ...patroni.packages.debian],
-        rhel: [...postgresql.packages.rhel, ...patroni.packages.rhel],
-      },
+      packages: pgPackages,
     },
     purgeOnDestroy: settings.cluster.onDestroy === "purge",
     routers,

@@ -12,6 +12,7 @@ import * as path from "path";
 import { resolveSettings } from "../config";
 import { rawSettings, readStackFile } from "../config/stackFile";
 import { PATRONI_CONFIG_PATH } from "../configs/patroni";
+import { shq } from "../configs/scripts";
 import { ClusterPlan, HostSpec, planCluster } from "../plan";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -60,7 +61,7 @@ function loadStack(): Stack {
 
 /** Run a command on a host: `docker exec` into a local host, SSH to a real one. */
 function onHost(stack: Stack, host: HostSpec, argv: string[], opts: SpawnSyncOptions = {}) {
-  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  const quoted = argv.map(shq).join(" ");
   const [cmd, args] = stack.local
     ? ["docker", ["exec", `patroni-stack-${stack.name}-${host.name}`, ...argv]]
     : [

@@ -3,6 +3,7 @@
  * The cluster components reach them exactly as they reach real hosts: over SSH, through ports
  * published on 127.0.0.1.
  */
+import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
@@ -29,9 +30,16 @@ export function dockerPlatform(arch: string = process.arch): string {
   return platform;
 }
 
-/** Names of the image the hosts run; the base image is made by scripts/base-image.sh. */
-export function hostImageNames(suite: string) {
-  return { base: `patroni-stack/debian:${suite}`, host: `patroni-stack/host:${suite}` };
+/**
+ * Names of the image the hosts run; the base image is made by scripts/base-image.sh. An image
+ * with packages installed is named after its package set, so stacks that need the same packages
+ * share it and a different set is a different image.
+ */
+export function hostImageNames(suite: string, packages: string[] = []) {
+  const set = packages.length
+    ? `-${crypto.createHash("sha256").update(packages.join(" ")).digest("hex").slice(0, 10)}`
+    : "";
+  return { base: `patroni-stack/debian:${suite}`, host: `patroni-stack/host:${suite}${set}` };
 }
 
 export class LocalHosts extends pulumi.ComponentResource {
@@ -42,7 +50,7 @@ export class LocalHosts extends pulumi.ComponentResource {
   constructor(name: string, args: LocalHostsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:local:LocalHosts", name, {}, opts);
     const { plan, local, prefix } = args;
-    const images = hostImageNames(local.suite);
+    const images = hostImageNames(local.suite, plan.imagePackages);
 
     const seed = new random.RandomBytes(`${name}-ssh-key-seed`, { length: 32 }, { parent: this });
     const keys = seed.base64.apply((b64) => ed25519KeyPair(Buffer.from(b64, "base64"), prefix));
@@ -62,7 +70,7 @@ export class LocalHosts extends pulumi.ComponentResource {
         build: {
           context,
           dockerfile: path.join(context, "Dockerfile"),
-          args: { BASE_IMAGE: images.base },
+          args: { BASE_IMAGE: images.base, INSTALL_PACKAGES: plan.imagePackages.join(" ") },
           builderVersion: "BuilderV1",
           platform: dockerPlatform(),
         },
@@ -93,6 +101,10 @@ export class LocalHosts extends pulumi.ComponentResource {
           networksAdvanced: [{ name: network.name, ipv4Address: host.address }],
           ports: host.published.map((p) => ({ ...p, ip: "127.0.0.1" })),
           uploads: [{ file: "/root/.ssh/authorized_keys", content: keys.publicKey, permissions: "0600" }],
+          // Created once sshd runs, so that no step on the host starts by retrying its connection.
+          healthcheck: { tests: ["CMD", "test", "-e", "/run/sshd.pid"], interval: "1s", timeout: "5s", retries: 120 },
+          wait: true,
+          waitTimeout: 120,
           mustRun: true,
           destroyGraceSeconds: 20,
         },

@@ -57,6 +57,27 @@ export class PatroniCluster extends pulumi.ComponentResource {
         .apply(([superuser, replication, rewind, restApi]) => ({ superuser, replication, rewind, restApi })),
     );
 
+    // Each host's packages, for all of its roles in one transaction, before any role's step.
+    this.hostAccess = Object.fromEntries(
+      plan.hostPackages.map((spec) => {
+        const access = this.access(spec.host.name);
+        const packages = new RemoteScript(
+          `${name}-packages-${spec.host.name}`,
+          {
+            host: spec.host,
+            access,
+            file: "packages-install.sh",
+            script: renderScript("packages-install", {
+              PACKAGES_DEBIAN: spec.packages.debian,
+              PACKAGES_RHEL: spec.packages.rhel,
+            }),
+          },
+          { parent: this },
+        );
+        return [spec.host.name, { ...access, after: [...(access.after ?? []), packages] }];
+      }),
+    );
+
     // etcd members stop in a chain on destroy: each after the one planned after it.
     const etcdNodes: EtcdNode[] = [];
     for (const member of plan.etcd.members) {
@@ -150,8 +171,11 @@ export class PatroniCluster extends pulumi.ComponentResource {
     });
   }
 
+  /** Each host's access, once its packages step exists: every role's steps wait for it. */
+  private hostAccess: Record<string, HostAccess> = {};
+
   private access(host: string): HostAccess {
-    const found = this.args.hosts[host];
+    const found = this.hostAccess[host] ?? this.args.hosts[host];
     if (!found) throw new Error(`no SSH connection for host '${host}'`);
     return found;
   }

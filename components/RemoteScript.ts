@@ -99,5 +99,9 @@ export type StepArgs = Omit<RemoteScriptArgs, "host" | "access">;
 /** The phases of one component on one host, as children named `${name}-${phase}`. */
 export function lifecycleSteps(parent: pulumi.Resource, name: string, host: HostSpec, access: HostAccess) {
   return (phase: string, args: StepArgs, dependsOn: pulumi.Resource[] = []) =>
-    new RemoteScript(`${name}-${phase}`, { host, access, ...args }, { parent, dependsOn });
+    new RemoteScript(
+      `${name}-${phase}`,
+      { host, access, ...args },
+      { parent, dependsOn: [...(access.after ?? []), ...dependsOn] },
+    );
 }

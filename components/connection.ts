@@ -13,6 +13,8 @@ export interface HostAccess {
    * delete running first. Real hosts have none: they are not replaced by the program.
    */
   identity?: pulumi.Input<string>;
+  /** What every step on the host waits for (the host's packages, installed once for all roles). */
+  after?: pulumi.Resource[];
 }
 
 /** Inputs and options that bind a remote resource to its host (see `HostAccess.identity`). */

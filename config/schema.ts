@@ -188,6 +188,12 @@ const shape = z.strictObject({
       sshPortBase: port.default(2201),
       /** The first HAProxy host's ports are published on 127.0.0.1:(port + portOffset). */
       portOffset: z.number().int().min(0).max(60000).default(0),
+      /**
+       * Install every role's packages in the hosts' image (one cached layer per package set), so
+       * that a deploy only configures and starts. false: a bare image, installed over SSH at
+       * deploy as on real hosts.
+       */
+      preinstall: z.boolean().default(true),
     })
     .optional(),
 });

@@ -263,7 +263,10 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     if (gone && opts.dryRun) await replaceDependentsFirst(urn);
     const old = previous && !gone && !replaced.has(urn) ? previous : undefined;
     const idOf = (outputs?: Record<string, unknown>) => String(outputs?.id ?? `${name}-id`);
-    if (old && (old.digest === digest || (handler.changed && !(await handler.changed(inputs, old.outputs))))) {
+    const stale = old && handler.stale ? await handler.stale(inputs, old.outputs) : false;
+    const unchanged =
+      old && (old.digest === digest || (handler.changed && !(await handler.changed(inputs, old.outputs))));
+    if (old && unchanged && !stale) {
       emit({ op: "same", type, name, seconds: 0 });
       progress({ phase: "end", op: "same", type, name });
       return { id: idOf(old.outputs), state: { ...inputs, ...old.outputs } };

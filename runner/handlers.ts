@@ -9,6 +9,7 @@ import Module from "module";
 import * as os from "os";
 import * as path from "path";
 import { run, runOk } from "./exec";
+import { shq } from "../configs/scripts";
 
 type Inputs = Record<string, unknown>;
 type Outputs = Record<string, unknown>;
@@ -22,6 +23,8 @@ export interface Handler {
   delete?(name: string, inputs: Inputs, outputs: Outputs): Promise<void>;
   /** The provider's own diff (dynamic providers): false keeps the resource as it is. */
   changed?(inputs: Inputs, previous: Outputs): Promise<boolean>;
+  /** Something besides the inputs changed (an image's build context): update although they did not. */
+  stale?(inputs: Inputs, previous: Outputs): Promise<boolean>;
 }
 
 interface Connection {
@@ -90,7 +93,7 @@ const copyToRemote: Handler = {
     const text = await source.text;
     if (text === undefined) throw new Error(`${name}: only string assets are supported`);
     const remotePath = String(inputs.remotePath);
-    const quoted = `'${remotePath.replace(/'/g, `'\\''`)}'`;
+    const quoted = shq(remotePath);
     await ssh(name, inputs.connection as Connection, `mkdir -p "$(dirname ${quoted})" && cat > ${quoted}`, text);
     return {};
   },
@@ -101,8 +104,8 @@ const randomPassword: Handler = {
     if (previous?.result) return previous;
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const length = Number(inputs.length ?? 16);
-    const bytes = crypto.randomBytes(length);
-    return { result: Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("") };
+    // A uniform choice of each character (no modulo bias).
+    return { result: Array.from({ length }, () => alphabet[crypto.randomInt(alphabet.length)]).join("") };
   },
 };
 
@@ -149,7 +152,35 @@ interface ImageBuild {
   builderVersion?: string;
 }
 
+/**
+ * A digest of an image's build context (every file's path, mode and content), as the docker
+ * provider keeps one: a changed Dockerfile or file in the context rebuilds the image.
+ */
+export function contextDigest(context: string): string {
+  const hash = crypto.createHash("sha256");
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      const rel = path.relative(context, full);
+      if (entry.isDirectory()) {
+        hash.update(`d ${rel}\0`);
+        walk(full);
+      } else if (entry.isSymbolicLink()) {
+        hash.update(`l ${rel} ${fs.readlinkSync(full)}\0`);
+      } else {
+        hash.update(`f ${rel} ${(fs.statSync(full).mode & 0o777).toString(8)}\0`);
+        hash.update(fs.readFileSync(full));
+      }
+    }
+  };
+  walk(context);
+  return hash.digest("hex");
+}
+
 const image: Handler = {
+  async stale(inputs, previous) {
+    return previous.contextDigest !== contextDigest((inputs.build as ImageBuild).context);
+  },
   async create(name, inputs) {
     const build = inputs.build as ImageBuild;
     if (build.platform && build.platform !== `linux/${process.arch === "x64" ? "amd64" : process.arch}`) {
@@ -159,8 +190,9 @@ const image: Handler = {
     const args = ["build", "-t", imageName, "-f", build.dockerfile ?? path.join(build.context, "Dockerfile")];
     for (const [k, v] of Object.entries(build.args ?? {})) args.push("--build-arg", `${k}=${v}`);
     args.push(build.context);
+    const digest = contextDigest(build.context);
     await runOk("docker", args, { prefix: `  ${name}: `, env: { ...process.env, DOCKER_BUILDKIT: "0" } });
-    return { imageName, baseImageName: imageName };
+    return { imageName, baseImageName: imageName, contextDigest: digest };
   },
   async exists(_name, inputs) {
     return (await run("docker", ["image", "inspect", String(inputs.imageName)], { quiet: true })).code === 0;
@@ -181,6 +213,37 @@ interface ContainerInputs {
   networksAdvanced?: { name: string; ipv4Address?: string }[];
   ports?: { internal: number; external: number; ip?: string }[];
   uploads?: { file: string; content?: string; permissions?: string }[];
+  healthcheck?: { tests?: string[]; interval?: string; timeout?: string; retries?: number };
+  wait?: boolean;
+  waitTimeout?: number;
+}
+
+/** Docker's health check flags for `docker create`, from the provider's `healthcheck` input. */
+function healthFlags(h: ContainerInputs["healthcheck"]): string[] {
+  if (!h?.tests?.length) return [];
+  const [kind, ...rest] = h.tests;
+  if (kind !== "CMD" && kind !== "CMD-SHELL") throw new Error(`healthcheck.tests must start with CMD or CMD-SHELL`);
+  // CMD's arguments run without a shell: quote each for the shell docker runs CMD-SHELL through.
+  const cmd = kind === "CMD-SHELL" ? rest.join(" ") : rest.map(shq).join(" ");
+  const flags = ["--health-cmd", cmd];
+  if (h.interval) flags.push("--health-interval", h.interval);
+  if (h.timeout) flags.push("--health-timeout", h.timeout);
+  if (h.retries !== undefined) flags.push("--health-retries", String(h.retries));
+  return flags;
+}
+
+/** As the provider's `wait`: until the container reports healthy, or fail after the timeout. */
+async function waitHealthy(name: string, container: string, timeoutSeconds: number): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    const r = await run("docker", ["inspect", "-f", "{{.State.Health.Status}}", container], { quiet: true });
+    const status = r.stdout.trim();
+    if (status === "healthy") return;
+    if (status === "unhealthy" || Date.now() > deadline) {
+      throw new Error(`${name}: container ${container} did not become healthy within ${timeoutSeconds} s (${status})`);
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }
 
 const container: Handler = {
@@ -199,6 +262,8 @@ const container: Handler = {
     if (more.length) throw new Error(`${name}: one network per container is supported`);
     for (const p of c.ports ?? []) args.push("-p", `${p.ip ? `${p.ip}:` : ""}${p.external}:${p.internal}`);
     if (c.stopSignal) args.push("--stop-signal", c.stopSignal);
+    args.push(...healthFlags(c.healthcheck));
+    if (c.wait && !c.healthcheck?.tests?.length) throw new Error(`${name}: wait needs a healthcheck`);
     args.push(c.image, ...(c.command ?? []));
     const id = (await docker(args)).stdout.trim();
     for (const u of c.uploads ?? []) {
@@ -212,6 +277,7 @@ const container: Handler = {
       }
     }
     await docker(["start", c.name]);
+    if (c.wait) await waitHealthy(name, c.name, c.waitTimeout ?? 60);
     return { id, name: c.name };
   },
   async exists(_name, inputs) {
@@ -219,6 +285,10 @@ const container: Handler = {
     return r.code === 0 && r.stdout.trim() === "true";
   },
   async delete(_name, inputs) {
+    // As the provider does: the container gets destroyGraceSeconds to stop (systemd stops its
+    // services in order), then it is removed.
+    const grace = Number(inputs.destroyGraceSeconds ?? 0);
+    if (grace > 0) await run("docker", ["stop", "-t", String(grace), String(inputs.name)], { quiet: true });
     await run("docker", ["rm", "-f", String(inputs.name)], { quiet: true });
   },
 };
@@ -291,6 +361,7 @@ export interface TypeSpec {
 const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "stopSignal", "capabilities", "securityOpts", "cgroupnsMode",
   "volumes", "tmpfs", "networksAdvanced", "ports", "uploads", "mustRun", "destroyGraceSeconds",
+  "healthcheck", "wait", "waitTimeout",
 ]; // prettier-ignore
 
 export const TYPES: Record<string, TypeSpec> = {
@@ -325,7 +396,7 @@ export const TYPES: Record<string, TypeSpec> = {
     handler: container,
     inputs: CONTAINER_INPUTS,
     replaceOn: "*",
-    updatable: ["mustRun", "destroyGraceSeconds"],
+    updatable: ["mustRun", "destroyGraceSeconds", "wait", "waitTimeout"],
     deleteBeforeReplace: true, // a fixed name
   },
 };

@@ -75,6 +75,12 @@ else
   else
     missing+=("the Node.js language host pulumi-language-nodejs beside $cli")
   fi
+  # Dynamic resources (the drift check) run in this host; Pulumi's installer puts it beside the CLI.
+  if [ -x "$bindir/pulumi-resource-pulumi-nodejs" ] || command -v pulumi-resource-pulumi-nodejs >/dev/null 2>&1; then
+    report "$mode" "pulumi-resource-pulumi-nodejs (dynamic providers): present"
+  else
+    missing+=("the dynamic-provider host pulumi-resource-pulumi-nodejs beside $cli (it ships with the CLI in Pulumi's release archive; in the pulumi sources it is sdk/nodejs/dist/pulumi-resource-pulumi-nodejs)")
+  fi
   plugins=$(PULUMI_SKIP_UPDATE_CHECK=true timeout 60 "$cli" plugin ls --json </dev/null 2>/dev/null || echo '[]')
   for p in command random docker; do
     if printf '%s' "$plugins" | node -e '
@@ -98,7 +104,8 @@ fi
   echo "toolchain: the Pulumi engine is not complete here; missing:"
   for m in "${missing[@]}"; do echo "  - $m"; done
   cat <<EOF
-toolchain: install the CLI ${VERSION[pulumi]} (with pulumi-language-nodejs beside it) in ~/.pulumi/bin
+toolchain: install the CLI ${VERSION[pulumi]} (with pulumi-language-nodejs and pulumi-resource-pulumi-nodejs
+  beside it, as Pulumi's release archive has them) in ~/.pulumi/bin
   or on PATH, then the plugins at exactly these versions, e.g. from downloaded or built binaries:
     pulumi plugin install resource command ${VERSION[command]} --file <pulumi-resource-command>
     pulumi plugin install resource random ${VERSION[random]} --file <pulumi-resource-random>

@@ -9,11 +9,13 @@
 # Variables: MEMBER CLIENT_URL PEER_URL PEERS CONFIG_PATH DATA_DIR TIMEOUT PRUNE DECLARED_PEER_URLS
 # PEERS: the other members' client URLs; DECLARED_PEER_URLS: every listed member's peer URL.
 
-# The first other member that answers healthy (a cluster with a quorum), or nothing.
+# The first other member that answers healthy (a cluster with a quorum), or nothing. Its /health
+# answers at once when the member is not running (connection refused), where etcdctl would wait
+# out its dial timeout for each member of a cluster that is starting for the first time.
 healthy_peer() {
   local url
   for url in "${PEERS[@]}"; do
-    if etcdctl --endpoints="$url" --command-timeout=3s endpoint health >/dev/null 2>&1; then
+    if http_ok "$url/health"; then
       echo "$url"
       return 0
     fi

@@ -8,25 +8,30 @@ import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
 
-export type ScriptName =
-  | "etcd-install"
-  | "etcd-configure"
-  | "etcd-start"
-  | "etcd-stop"
-  | "patroni-install"
-  | "patroni-configure"
-  | "patroni-start"
-  | "patroni-stop"
-  | "patroni-dcs"
-  | "postgres-roles"
-  | "haproxy-install"
-  | "haproxy-configure"
-  | "haproxy-start"
-  | "haproxy-stop"
-  | "keepalived-install"
-  | "keepalived-configure"
-  | "keepalived-start"
-  | "keepalived-stop";
+/** Every remote script, by the name of its file in this folder (`<name>.sh`). */
+export const SCRIPT_NAMES = [
+  "packages-install",
+  "etcd-install",
+  "etcd-configure",
+  "etcd-start",
+  "etcd-stop",
+  "patroni-install",
+  "patroni-configure",
+  "patroni-start",
+  "patroni-stop",
+  "patroni-dcs",
+  "postgres-roles",
+  "haproxy-install",
+  "haproxy-configure",
+  "haproxy-start",
+  "haproxy-stop",
+  "keepalived-install",
+  "keepalived-configure",
+  "keepalived-start",
+  "keepalived-stop",
+] as const;
+
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 export type ScriptValue = string | number | boolean | string[];
 

@@ -82,14 +82,15 @@ dnf_install() {
   "$pm" install -y -q "$@"
 }
 
-# wait_until SECONDS DESCRIPTION COMMAND...: run COMMAND once a second until it succeeds.
+# wait_until SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.2 s until it succeeds (a chain of
+# start steps each waiting on the one before adds up the polling interval).
 wait_until() {
   local timeout=$1 what=$2
   shift 2
   local deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${timeout}s waiting for $what"
-    sleep 1
+    sleep 0.2
   done
 }
 

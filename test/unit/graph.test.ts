@@ -51,9 +51,17 @@ describe("start order", () => {
     expect(dependsOn("postgres-haproxy-pg1-start", `postgres-patroni-${m}-start`)).toBe(true);
   });
 
-  it("installs everywhere in parallel", () => {
-    for (const name of ["postgres-patroni-pg2-install", "postgres-haproxy-pg1-install", "postgres-etcd-pg3-install"]) {
-      expect(run(name).dependencies.filter((d) => d.includes("Command"))).toEqual([]);
+  it("installs every host's packages in one step, on all hosts in parallel, before any role's step", () => {
+    for (const host of ["pg1", "pg2", "pg3"]) {
+      expect(run(`postgres-packages-${host}`).dependencies.filter((d) => d.includes("Command"))).toEqual([]);
+    }
+    for (const [name, host] of [
+      ["postgres-patroni-pg2-install", "pg2"],
+      ["postgres-haproxy-pg1-install", "pg1"],
+      ["postgres-etcd-pg3-install", "pg3"],
+    ]) {
+      const commands = run(name).dependencies.filter((d) => d.includes("Command"));
+      expect(commands).toEqual([expect.stringMatching(new RegExp(`::postgres-packages-${host}-run$`))]);
     }
   });
 

@@ -31,10 +31,19 @@ describe("local hosts", () => {
     expect(net.inputs).toMatchObject({ name: "patroni-stack-unit", ipamConfigs: [{ subnet: "10.213.7.0/24" }] });
   });
 
+  it("installs every role's packages in the image, none of them twice", () => {
+    const [image] = ofType("docker:index/image:Image");
+    const packages = String((image.inputs.build as { args: Record<string, string> }).args.INSTALL_PACKAGES).split(" ");
+    expect(packages).toEqual(
+      expect.arrayContaining(["postgresql-17", "patroni", "etcd-server", "haproxy", "keepalived"]),
+    );
+    expect(new Set(packages).size).toBe(packages.length);
+  });
+
   it("builds the host image locally without pushing it", () => {
     const [image] = ofType("docker:index/image:Image");
     expect(image.inputs).toMatchObject({
-      imageName: "patroni-stack/host:trixie",
+      imageName: expect.stringMatching(/^patroni-stack\/host:trixie-[0-9a-f]{10}$/),
       skipPush: true,
       build: { builderVersion: "BuilderV1", args: { BASE_IMAGE: "patroni-stack/debian:trixie" } },
     });
@@ -81,7 +90,7 @@ describe("local hosts", () => {
     const [image] = ofType("docker:index/image:Image");
     expect(image.inputs).toMatchObject({ build: { platform: "linux/amd64" } });
     for (const c of ofType("docker:index/container:Container")) {
-      expect(c.inputs.image).toBe("patroni-stack/host:trixie");
+      expect(c.inputs.image).toBe(image.inputs.imageName);
       expect(c.ignoreChanges).toEqual(["image"]);
     }
   });

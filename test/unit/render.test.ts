@@ -1,3 +1,5 @@
+import * as path from "path";
+import * as fs from "fs";
 import { spawnSync } from "child_process";
 import { parse } from "yaml";
 import { resolveSettings } from "../../config";
@@ -6,7 +8,7 @@ import { renderEtcdConfig } from "../../configs/etcd";
 import { renderHaproxyConfig } from "../../configs/haproxy";
 import { renderPatroniBootstrap, renderPatroniConfig } from "../../configs/patroni";
 import { renderEtcdUnit, renderPatroniUnit } from "../../configs/systemd";
-import { renderScript, ScriptName } from "../../configs/scripts";
+import { renderScript, SCRIPT_NAMES } from "../../configs/scripts";
 import { stackFileSettings, withKey } from "../fixtures/settings";
 
 const lab = planCluster(resolveSettings(stackFileSettings("lab"), withKey));
@@ -143,25 +145,15 @@ describe("systemd units", () => {
 });
 
 describe("remote scripts", () => {
-  const names: ScriptName[] = [
-    "etcd-install",
-    "etcd-configure",
-    "etcd-start",
-    "etcd-stop",
-    "patroni-install",
-    "patroni-configure",
-    "patroni-start",
-    "patroni-stop",
-    "postgres-roles",
-    "haproxy-install",
-    "haproxy-configure",
-    "haproxy-start",
-    "haproxy-stop",
-    "keepalived-install",
-    "keepalived-configure",
-    "keepalived-start",
-    "keepalived-stop",
-  ];
+  // Every script the code knows, and every script file in the folder is known.
+  const names = [...SCRIPT_NAMES];
+  it("lists every script file", () => {
+    const files = fs
+      .readdirSync(path.join(__dirname, "..", "..", "configs", "scripts"))
+      .filter((f) => f.endsWith(".sh") && f !== "lib.sh")
+      .map((f) => f.replace(/\.sh$/, ""));
+    expect([...files].sort()).toEqual([...names].sort());
+  });
 
   it.each(names)("%s is strict bash that parses", (name) => {
     const text = renderScript(name, { CONFIG: "a 'quoted'\nmulti-line value", LIST: ["a b", "c"] });
