@@ -16,7 +16,10 @@ export interface EtcdNodeArgs {
   member: EtcdMemberSpec;
   plan: ClusterPlan;
   access: HostAccess;
-  /** Members that are stopped after this one on destroy. */
+  /**
+   * Members that are stopped after this one on destroy; the first of them takes over raft
+   * leadership if this member holds it.
+   */
   stopsBefore?: EtcdNode[];
   /** Seconds to wait for the member to be healthy. */
   timeout?: number;
@@ -89,6 +92,7 @@ export class EtcdNode extends pulumi.ComponentResource {
           CLIENT_URL: member.clientUrl,
           DATA_DIR: etcd.dataDir,
           PURGE: plan.purgeOnDestroy,
+          HANDOFF_URL: args.stopsBefore?.[0]?.clientUrl ?? "",
         }),
       },
       [start, ...(args.stopsBefore ?? []).map((n) => n.stop)],

@@ -78,15 +78,16 @@ export class PatroniCluster extends pulumi.ComponentResource {
       }),
     );
 
-    // etcd members stop in a chain on destroy: each after the one planned after it.
+    // On destroy, every etcd member but the first listed stops at once (handing raft leadership
+    // to the first if they hold it), then the first.
     const etcdNodes: EtcdNode[] = [];
     for (const member of plan.etcd.members) {
-      const previous = etcdNodes[etcdNodes.length - 1];
+      const first = etcdNodes[0];
       const access = this.access(member.host.name);
       etcdNodes.push(
         new EtcdNode(
           `${name}-etcd-${member.name}`,
-          { member, plan, access, stopsBefore: previous ? [previous] : [] },
+          { member, plan, access, stopsBefore: first ? [first] : [] },
           { parent: this },
         ),
       );

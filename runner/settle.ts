@@ -30,14 +30,43 @@ export interface ProgramTracker {
   dispose(): void;
 }
 
+/**
+ * The async resources that are libuv handles and requests (what keeps Node's event loop, and so
+ * a program under `pulumi up`, running), whose `destroy` comes when they close or fire. Promises
+ * and JavaScript-level resources are left out: they keep nothing alive by themselves (the SDK
+ * counts its own registrations), and some are only destroyed when garbage-collected.
+ */
+const HANDLE_TYPES = new Set([
+  "Timeout",
+  "Immediate",
+  "TCPWRAP",
+  "TCPCONNECTWRAP",
+  "TLSWRAP",
+  "GETADDRINFOREQWRAP",
+  "GETNAMEINFOREQWRAP",
+  "QUERYWRAP",
+  "PIPEWRAP",
+  "PIPECONNECTWRAP",
+  "PROCESSWRAP",
+  "FSREQCALLBACK",
+  "FSREQPROMISE",
+  "SHUTDOWNWRAP",
+  "WRITEWRAP",
+  "UDPWRAP",
+  "UDPSENDWRAP",
+  "SIGNALWRAP",
+  "ZLIB",
+  "STATWATCHER",
+  "FSEVENTWRAP",
+]);
+
 export function trackProgram(): ProgramTracker {
   const context = new AsyncLocalStorage<symbol>();
   const mark = Symbol("pulumi-program");
-  const open = new Set<number>();
+  const open = new Map<number, object>();
   const hook = createHook({
-    init(id, type) {
-      // Promises are not handles: they keep nothing alive by themselves, and the SDK counts its own.
-      if (type !== "PROMISE" && context.getStore() === mark) open.add(id);
+    init(id, type, _trigger, resource) {
+      if (HANDLE_TYPES.has(type) && context.getStore() === mark) open.set(id, resource);
     },
     destroy(id) {
       open.delete(id);
@@ -46,6 +75,13 @@ export function trackProgram(): ProgramTracker {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sdk = require("@pulumi/pulumi/runtime/settings") as SdkSettings;
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  // As Node's event loop counts them: an unref'd handle (e.g. the timer of AbortSignal.timeout)
+  // keeps nothing waiting.
+  const alive = () =>
+    [...open.values()].filter((r) => {
+      const hasRef = (r as { hasRef?: () => boolean }).hasRef;
+      return typeof hasRef !== "function" || hasRef.call(r);
+    }).length;
   return {
     run(fn) {
       hook.enable();
@@ -59,9 +95,10 @@ export function trackProgram(): ProgramTracker {
         await sdk.waitForRPCs();
         await turn();
         const now = activity();
-        if (open.size === 0 && now === last) {
+        const waiting = alive();
+        if (waiting === 0 && now === last) {
           quiet++;
-        } else if (open.size === 0) {
+        } else if (waiting === 0) {
           quiet = 0;
           last = now;
         } else {
@@ -71,7 +108,7 @@ export function trackProgram(): ProgramTracker {
         }
       }
     },
-    pending: () => open.size,
+    pending: alive,
     dispose() {
       hook.disable();
     },

@@ -118,7 +118,7 @@ direct_run() {
     up)
       engine_run "${ts_node[@]}" runner/cli.ts up "$stack" "${args[@]}" "${quiet[@]}"
       if [ "${#quiet[@]}" -gt 0 ]; then
-        ts runner/cli.ts outputs "$stack" --workdir "$dir" | ts cli/connection.ts "$stack" "$dir"
+        ts cli/connection.ts "$stack" "$dir" <"$dir/.pulumi-state/direct/$stack.outputs.json"
       fi
       ;;
     down) engine_run "${ts_node[@]}" runner/cli.ts destroy "$stack" "${args[@]}" "${quiet[@]}" ;;

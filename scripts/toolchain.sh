@@ -81,13 +81,10 @@ else
   else
     missing+=("the dynamic-provider host pulumi-resource-pulumi-nodejs beside $cli (it ships with the CLI in Pulumi's release archive; in the pulumi sources it is sdk/nodejs/dist/pulumi-resource-pulumi-nodejs)")
   fi
-  plugins=$(PULUMI_SKIP_UPDATE_CHECK=true timeout 60 "$cli" plugin ls --json </dev/null 2>/dev/null || echo '[]')
+  # The plugin cache's layout (what `pulumi plugin ls` lists), read without starting the CLI.
+  plugin_dir=${PULUMI_HOME:-$HOME/.pulumi}/plugins
   for p in command random docker; do
-    if printf '%s' "$plugins" | node -e '
-      const [name, version] = process.argv.slice(1);
-      const list = JSON.parse(require("fs").readFileSync(0, "utf8")) || [];
-      process.exit(list.some((p) => p.kind === "resource" && p.name === name && p.version === version) ? 0 : 1);
-    ' "$p" "${VERSION[$p]}"; then
+    if [ -x "$plugin_dir/resource-$p-v${VERSION[$p]}/pulumi-resource-$p" ]; then
       report "$mode" "resource plugin $p ${VERSION[$p]}: installed"
     else
       missing+=("the resource plugin $p ${VERSION[$p]}")

@@ -49,7 +49,9 @@ describe.each(availableEngines())("the change set under the %s engine", (engine)
   });
 });
 
-it("gives the same operations under every engine", () => {
+// Comparing engines needs two of them: with one, the case is skipped (and reported as skipped).
+const compare = availableEngines().length > 1 ? it : it.skip;
+compare("gives the same operations under every engine (skipped where only one engine is installed)", () => {
   const engines = Object.keys(seen);
   for (const e of engines.slice(1)) expect(seen[e]).toEqual(seen[engines[0]]);
 });

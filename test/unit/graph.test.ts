@@ -116,9 +116,11 @@ describe("destroy order (the reverse of the dependencies)", () => {
     expect(dependsOn("postgres-patroni-pg2-stop", "postgres-patroni-pg2-start")).toBe(true);
   });
 
-  it("chains the etcd members so that they stop one at a time", () => {
-    expect(dependsOn("postgres-etcd-pg3-stop", "postgres-etcd-pg2-stop")).toBe(true);
+  it("stops the other etcd members together, then the first listed one", () => {
+    expect(dependsOn("postgres-etcd-pg3-stop", "postgres-etcd-pg1-stop")).toBe(true);
     expect(dependsOn("postgres-etcd-pg2-stop", "postgres-etcd-pg1-stop")).toBe(true);
+    expect(dependsOn("postgres-etcd-pg3-stop", "postgres-etcd-pg2-stop")).toBe(false);
+    expect(dependsOn("postgres-etcd-pg2-stop", "postgres-etcd-pg3-stop")).toBe(false);
   });
 
   it("runs the stop script only on delete", () => {

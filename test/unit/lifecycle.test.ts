@@ -251,35 +251,60 @@ describe("install_file", () => {
 });
 
 describe("etcd-stop", () => {
-  const vars = { MEMBER: "pg1", CLIENT_URL: "http://10.0.0.11:2379", DATA_DIR: "/nonexistent", PURGE: false };
-  const etcdctl = (leader: boolean) =>
+  const vars = (handoff = "") => ({
+    MEMBER: "pg1",
+    CLIENT_URL: "http://10.0.0.11:2379",
+    DATA_DIR: "/nonexistent",
+    PURGE: false,
+    HANDOFF_URL: handoff,
+  });
+  // etcdctl's JSON (decimal ids): pg1 is 0x1111, pg2 0x2222, pg3 0x3333; /health answers for the
+  // members named in `healthy`.
+  const cluster = (leader: boolean, healthy: string[] = ["12", "13"]) => {
     stub(
       "etcdctl",
       `case "$*" in
-        *"endpoint status"*) echo "http://10.0.0.11:2379, 1111, 3.4.23, 20 kB, ${leader}, false, 2, 8, 8, " ;;
-        *"member list"*) printf '%s\\n' "1111, started, pg1, http://10.0.0.11:2380, http://10.0.0.11:2379, false" "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" ;;
-        *"endpoint health"*) exit 0 ;;
+        *"endpoint status"*) echo '[{"Endpoint":"http://10.0.0.11:2379","Status":{"header":{"member_id":4369},"leader":${leader ? 4369 : 8738}}}]' ;;
+        *"member list"*) echo '{"members":[{"ID":4369,"name":"pg1","clientURLs":["http://10.0.0.11:2379"]},{"ID":8738,"name":"pg2","clientURLs":["http://10.0.0.12:2379"]},{"ID":13107,"name":"pg3","clientURLs":["http://10.0.0.13:2379"]}]}' ;;
         *"move-leader"*) exit 0 ;;
       esac`,
     );
+    const ok = healthy.map((h) => `*10.0.0.${h}:2379/health*`).join("|");
+    stub("curl", `case "$*" in ${ok}) printf 200 ;; *) printf 000 ;; esac`);
+  };
 
-  it("hands raft leadership to a healthy peer before it stops", () => {
-    etcdctl(true);
-    const r = run("etcd-stop", vars);
+  it("hands raft leadership to the member that stops last, before it stops", () => {
+    cluster(true);
+    const r = run("etcd-stop", vars("http://10.0.0.13:2379"));
     if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
-    const move = indexOf(r.calls, /move-leader 2222/);
+    const move = indexOf(r.calls, /move-leader 3333$/);
     const stop = indexOf(r.calls, /^systemctl disable --now etcd/);
     expect(move).toBeGreaterThanOrEqual(0);
     expect(move).toBeLessThan(stop);
-    expect(r.out).toContain("stopping etcd member pg1 (follower: leadership moved to 2222)");
+    expect(r.out).toContain("stopping etcd member pg1 (follower: leadership moved to 3333)");
+  });
+
+  it("hands it to any healthy member when it is itself the last to stop", () => {
+    cluster(true, ["12"]);
+    const r = run("etcd-stop", vars());
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(indexOf(r.calls, /move-leader 2222$/)).toBeGreaterThanOrEqual(0);
   });
 
   it("stops a follower without moving leadership", () => {
-    etcdctl(false);
-    const r = run("etcd-stop", vars);
+    cluster(false);
+    const r = run("etcd-stop", vars("http://10.0.0.13:2379"));
     if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
     expect(indexOf(r.calls, /move-leader/)).toBe(-1);
     expect(r.out).toContain("stopping etcd member pg1 (follower)");
+  });
+
+  it("stops the last member running as the leader it was", () => {
+    cluster(true, []);
+    const r = run("etcd-stop", vars());
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(indexOf(r.calls, /move-leader/)).toBe(-1);
+    expect(r.out).toContain("stopping etcd member pg1 (raft leader, last member running)");
   });
 });
 
