@@ -1,4 +1,6 @@
-import { ConfigError, RawSettings, resolveSettings } from "../../config";
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigError, RawSettings, resolveSettings } from "../../settings";
 import { stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
 
 type Mutate = (s: RawSettings & Record<string, unknown>) => void;
@@ -155,6 +157,13 @@ describe("validation: each bad input names its key and the fix", () => {
 });
 
 describe("the stack files in the repository", () => {
+  // The salt belongs to the passphrase of the checkout whose Pulumi CLI wrote it: committed, it
+  // makes every other checkout's first `pulumi up` fail with "incorrect passphrase".
+  it.each(["dev", "seed", "bookworm", "lab"])("Pulumi.%s.yaml carries no encryptionsalt", (stack) => {
+    const text = fs.readFileSync(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`), "utf8");
+    expect(text).not.toMatch(/^encryptionsalt:/m);
+  });
+
   it.each(["dev", "seed", "bookworm"])("Pulumi.%s.yaml is valid and local", (stack) => {
     const s = resolveSettings(stackFileSettings(stack), { privateKey: false, password: false });
     expect(s.local).toBeDefined();

@@ -1,0 +1,221 @@
+/**
+ * Rules that span several keys (the schema checks each value on its own).
+ * Every rule adds to one list so that a user sees all problems in one run.
+ */
+import { Problem, Settings } from "./schema";
+
+export interface Credentials {
+  /** `patroni-stack:sshPrivateKey` is set (as a secret). */
+  privateKey: boolean;
+  /** `patroni-stack:sshPassword` is set (as a secret). */
+  password: boolean;
+}
+
+type Rule = (s: Settings, creds: Credentials) => Problem[];
+
+const duplicates = (values: string[]) => [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
+
+const uniqueHosts: Rule = (s) => [
+  ...duplicates(s.hosts.map((h) => h.name)).map((n) => ({
+    key: "patroni-stack:hosts",
+    message: `host name '${n}' is used twice: give every host its own name`,
+  })),
+  ...duplicates(s.hosts.map((h) => h.address)).map((a) => ({
+    key: "patroni-stack:hosts",
+    message: `address ${a} is used by two hosts: each host needs its own cluster address`,
+  })),
+];
+
+const knownRoleHosts: Rule = (s) => {
+  const names = new Set(s.hosts.map((h) => h.name));
+  const problems: Problem[] = [];
+  for (const role of ["etcd", "patroni", "haproxy"] as const) {
+    s.roles[role].forEach((h, i) => {
+      if (!names.has(h)) {
+        problems.push({
+          key: `patroni-stack:roles.${role}[${i}]`,
+          message: `unknown host '${h}': add it to patroni-stack:hosts or use one of ${[...names].join(", ")}`,
+        });
+      }
+    });
+    for (const d of duplicates(s.roles[role])) {
+      problems.push({ key: `patroni-stack:roles.${role}`, message: `host '${d}' is listed twice` });
+    }
+  }
+  return problems;
+};
+
+const etcdQuorum: Rule = (s) => {
+  const n = s.roles.etcd.length;
+  return n === 1 || (n >= 3 && n % 2 === 1)
+    ? []
+    : [
+        {
+          key: "patroni-stack:roles.etcd",
+          message: `${n} etcd members: use 1 (a test setup) or an odd number >= 3, so that a majority survives a failure`,
+        },
+      ];
+};
+
+const dcsTiming: Rule = (s) => {
+  const { ttl, loopWait, retryTimeout } = s.patroni;
+  const problems: Problem[] = [];
+  if (ttl < 20) {
+    problems.push({ key: "patroni-stack:patroni.ttl", message: `ttl ${ttl} is below Patroni's minimum of 20 seconds` });
+  }
+  if (loopWait + 2 * retryTimeout > ttl) {
+    problems.push({
+      key: "patroni-stack:patroni.ttl",
+      message: `loopWait + 2*retryTimeout = ${loopWait + 2 * retryTimeout} exceeds ttl ${ttl}: raise ttl or lower loopWait/retryTimeout`,
+    });
+  }
+  return problems;
+};
+
+/** Every (host, port) pair may carry one service. */
+const portClashes: Rule = (s) => {
+  const used = new Map<string, string>();
+  const problems: Problem[] = [];
+  const claim = (host: string, port: number, what: string) => {
+    const id = `${host}:${port}`;
+    const other = used.get(id);
+    if (other) {
+      problems.push({
+        key: `patroni-stack:${what}`,
+        message: `port ${port} on host '${host}' is also used by ${other}: choose another port`,
+      });
+    } else {
+      used.set(id, what);
+    }
+  };
+  for (const h of s.roles.etcd) {
+    claim(h, s.etcd.clientPort, "etcd.clientPort");
+    claim(h, s.etcd.peerPort, "etcd.peerPort");
+  }
+  for (const h of s.roles.patroni) {
+    claim(h, s.postgresql.port, "postgresql.port");
+    claim(h, s.patroni.restApiPort, "patroni.restApiPort");
+  }
+  for (const h of s.roles.haproxy) {
+    claim(h, s.haproxy.readWritePort, "haproxy.readWritePort");
+    claim(h, s.haproxy.readOnlyPort, "haproxy.readOnlyPort");
+    claim(h, s.haproxy.statsPort, "haproxy.statsPort");
+  }
+  return problems;
+};
+
+const sshCredentials: Rule = (s, creds) =>
+  s.local || creds.privateKey || creds.password
+    ? []
+    : [
+        {
+          key: "patroni-stack:sshPrivateKey",
+          message:
+            "no SSH credentials: run `pulumi config set --secret patroni-stack:sshPrivateKey < ~/.ssh/id_ed25519` (or set sshPassword)",
+        },
+      ];
+
+const toInt = (a: string) => a.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+
+/** A VIP needs two routers to move between, and a free address on their subnet. */
+const vip: Rule = (s) => {
+  const v = s.haproxy.vip;
+  if (!v) return [];
+  const key = "patroni-stack:haproxy.vip";
+  const problems: Problem[] = [];
+  if (s.roles.haproxy.length < 2) {
+    problems.push({
+      key,
+      message:
+        "a virtual IP needs at least two HAProxy hosts to move between: add hosts to roles.haproxy or remove haproxy.vip",
+    });
+  }
+  const mask = 2 ** (32 - v.prefixLength);
+  const net = (a: string) => Math.floor(toInt(a) / mask);
+  for (const name of s.roles.haproxy) {
+    const host = s.hosts.find((h) => h.name === name);
+    if (host && net(host.address) !== net(v.address)) {
+      problems.push({
+        key: `${key}.address`,
+        message: `${v.address} is not on the subnet of HAProxy host ${name} (${host.address}/${v.prefixLength}): use a free address of that subnet, or set haproxy.vip.prefixLength`,
+      });
+    }
+  }
+  const owner = s.hosts.find((h) => h.address === v.address);
+  if (owner)
+    problems.push({ key: `${key}.address`, message: `${v.address} is host ${owner.name}'s address: use a free one` });
+  if (s.local && !cidrContains(s.local.subnet, v.address)) {
+    problems.push({
+      key: `${key}.address`,
+      message: `${v.address} is not a usable address in local.subnet ${s.local.subnet}`,
+    });
+  }
+  return problems;
+};
+
+function cidrContains(cidr: string, address: string): boolean {
+  const [base, bits] = cidr.split("/");
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(toInt(base) / size) * size;
+  const a = toInt(address);
+  // Leave the network address and the gateway (.1) to Docker.
+  return a > start + 1 && a < start + size - 1;
+}
+
+const localHosts: Rule = (s) => {
+  if (!s.local) return [];
+  const local = s.local;
+  const problems: Problem[] = [];
+  s.hosts.forEach((h, i) => {
+    if (!cidrContains(local.subnet, h.address)) {
+      problems.push({
+        key: `patroni-stack:hosts[${i}].address`,
+        message: `${h.address} is not a usable address in local.subnet ${local.subnet} (the first two are Docker's)`,
+      });
+    }
+  });
+  if (local.sshPortBase + s.hosts.length - 1 > 65535) {
+    problems.push({ key: "patroni-stack:local.sshPortBase", message: "too high for the number of hosts" });
+  }
+  const maxPort = Math.max(s.haproxy.readWritePort, s.haproxy.readOnlyPort, s.haproxy.statsPort);
+  if (maxPort + local.portOffset > 65535) {
+    problems.push({ key: "patroni-stack:local.portOffset", message: "pushes a published HAProxy port above 65535" });
+  }
+  return problems;
+};
+
+/** Parameters the stack or Patroni sets per member: the dynamic configuration cannot carry them. */
+const MANAGED_PARAMETERS: Record<string, string> = {
+  port: "set postgresql.port instead",
+  listen_addresses: "Patroni listens on each member's address and 127.0.0.1; remove it",
+  unix_socket_directories: "patroni-stack uses /var/run/postgresql; remove it",
+  data_directory: "set postgresql.dataDir instead",
+  hba_file: "add rules with postgresql.pgHba instead",
+  ident_file: "remove it (Patroni manages pg_ident.conf)",
+  config_file: "remove it (Patroni writes postgresql.conf)",
+  hot_standby: "Patroni requires it on; remove it",
+};
+
+const managedParameters: Rule = (s) =>
+  Object.keys(s.postgresql.parameters)
+    .filter((p) => p in MANAGED_PARAMETERS)
+    .map((p) => ({
+      key: `patroni-stack:postgresql.parameters.${p}`,
+      message: `is managed per member, not through the dynamic configuration: ${MANAGED_PARAMETERS[p]}`,
+    }));
+
+const rules: Rule[] = [
+  uniqueHosts,
+  knownRoleHosts,
+  etcdQuorum,
+  dcsTiming,
+  portClashes,
+  sshCredentials,
+  localHosts,
+  managedParameters,
+  vip,
+];
+
+export function validateSettings(settings: Settings, creds: Credentials): Problem[] {
+  return rules.flatMap((rule) => rule(settings, creds));
+}
