@@ -25,9 +25,9 @@ refresh: ## let the engine re-read the hosts of STACK (then `make up` sets up an
 	@scripts/stack.sh refresh $(STACK)
 
 ctl: ## day-2 procedures on STACK: make ctl ARGS="list|history|switchover|failover|restart|reload|pause|resume|reinit|psql|logs ..."
-	@STACK=$(STACK) npx ts-node --transpile-only cli/ctl.ts $(ARGS)
+	@STACK=$(STACK) node_modules/.bin/ts-node --transpile-only cli/ctl.ts $(ARGS)
 
-status: ## patronictl list and HAProxy backends of STACK
+status: ## patronictl list of STACK
 	@scripts/stack.sh status $(STACK)
 
 lint: ## eslint, prettier and shellcheck

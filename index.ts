@@ -3,9 +3,9 @@
  * Reads and checks the stack config, plans the topology, builds the cluster, exports how to use it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig } from "./config";
-import { planCluster } from "./plan";
-import { sshConnection } from "./components/connection";
+import { readStackConfig } from "./settings";
+import { localPrefix, planCluster } from "./plan";
+import { sshConnection } from "./components/hostAccess";
 import { LocalHosts } from "./components/LocalHosts";
 import { PatroniCluster } from "./components/PatroniCluster";
 
@@ -14,7 +14,7 @@ const plan = planCluster(settings);
 const stack = pulumi.getStack();
 
 const local = settings.local
-  ? new LocalHosts("local", { plan, local: settings.local, prefix: `patroni-stack-${stack}` })
+  ? new LocalHosts("local", { plan, local: settings.local, prefix: localPrefix(stack) })
   : undefined;
 const hosts =
   local?.hosts ??

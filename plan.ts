@@ -4,7 +4,7 @@
  * (endpoints, ports, SSH target, the local mode folded in), so nothing downstream reaches back
  * into the settings. Unit tests check it without Pulumi.
  */
-import { BASE_PARAMETERS, HostSettings, ResolvedSettings } from "./config";
+import { BASE_PARAMETERS, HostSettings, ResolvedSettings } from "./settings";
 
 export interface SshEndpoint {
   host: string;
@@ -145,6 +145,16 @@ export interface ClusterPlan {
   haproxy: HaproxySettings;
   client: ClientEndpoint;
   vip?: VipSpec;
+}
+
+/** The prefix of a local stack's Docker objects (its network, and its containers' names). */
+export function localPrefix(stack: string): string {
+  return `patroni-stack-${stack}`;
+}
+
+/** The container that acts as a local stack's host. */
+export function localContainerName(stack: string, host: string): string {
+  return `${localPrefix(stack)}-${host}`;
 }
 
 export function planHost(h: HostSettings, index: number, local?: ResolvedSettings["local"]): HostSpec {

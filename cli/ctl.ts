@@ -9,11 +9,11 @@
 import { spawnSync, SpawnSyncOptions } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { resolveSettings } from "../config";
-import { rawSettings, readStackFile } from "../config/stackFile";
+import { resolveSettings } from "../settings";
+import { rawSettings, readStackFile } from "../settings/stackFile";
 import { PATRONI_CONFIG_PATH } from "../configs/patroni";
 import { shq } from "../configs/scripts";
-import { ClusterPlan, HostSpec, planCluster } from "../plan";
+import { ClusterPlan, HostSpec, localContainerName, planCluster } from "../plan";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -63,7 +63,7 @@ function loadStack(): Stack {
 function onHost(stack: Stack, host: HostSpec, argv: string[], opts: SpawnSyncOptions = {}) {
   const quoted = argv.map(shq).join(" ");
   const [cmd, args] = stack.local
-    ? ["docker", ["exec", `patroni-stack-${stack.name}-${host.name}`, ...argv]]
+    ? ["docker", ["exec", localContainerName(stack.name, host.name), ...argv]]
     : [
         "ssh",
         [

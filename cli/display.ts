@@ -9,6 +9,7 @@
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
+import { parseArgs } from "util";
 
 /** One line of an engine event log: the fields the display reads. */
 export interface EngineEvent {
@@ -146,18 +147,21 @@ function lastLines(file: string, n: number): string[] {
 }
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  const sep = argv.indexOf("--");
-  const flag = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 && i < sep ? argv[i + 1] : undefined;
-  };
-  const verb = flag("--verb") ?? "run";
-  const events = flag("--events");
-  const log = flag("--log");
-  const command = argv.slice(sep + 1);
-  if (sep < 0 || !events || !log || command.length === 0) {
-    console.error("usage: cli/display.ts --verb VERB --events FILE --log FILE -- COMMAND [ARGS...]");
+  const usage = "usage: cli/display.ts --verb VERB --events FILE --log FILE -- COMMAND [ARGS...]";
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { verb: { type: "string", default: "run" }, events: { type: "string" }, log: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${usage}`);
+    return 2;
+  }
+  const { verb, events, log } = parsed.values;
+  const command = parsed.positionals;
+  if (!events || !log || command.length === 0) {
+    console.error(usage);
     return 2;
   }
   const out = fs.openSync(log, "a", 0o600);

@@ -3,7 +3,7 @@
  *
  *   ts-node cli/stack-info.ts <dir> <stack> suite     (prints the local hosts' suite, or nothing)
  */
-import { localSuite, readStackFile } from "../config/stackFile";
+import { localSuite, readStackFile } from "../settings/stackFile";
 
 const [dir, stack, what] = process.argv.slice(2);
 if (!dir || !stack || what !== "suite") {

@@ -9,7 +9,7 @@ import { ClusterPlan, EtcdMemberSpec } from "../plan";
 import { ETCD_CONFIG_PATH, renderEtcdConfig } from "../configs/etcd";
 import { renderEtcdUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
-import { HostAccess } from "./connection";
+import { HostAccess } from "./hostAccess";
 import { lifecycleSteps, RemoteScript } from "./RemoteScript";
 
 export interface EtcdNodeArgs {

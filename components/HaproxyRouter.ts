@@ -13,7 +13,7 @@ import {
   renderHaproxyConfig,
 } from "../configs/haproxy";
 import { renderScript } from "../configs/scripts";
-import { HostAccess } from "./connection";
+import { HostAccess } from "./hostAccess";
 import { lifecycleSteps } from "./RemoteScript";
 
 export interface HaproxyRouterArgs {

@@ -8,9 +8,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
-import { Settings } from "../config";
+import { Settings } from "../settings";
 import { ClusterPlan } from "../plan";
-import { HostAccess, sshConnection } from "./connection";
+import { HostAccess, sshConnection } from "./hostAccess";
 import { ed25519KeyPair } from "./sshKey";
 
 export type LocalSettings = NonNullable<Settings["local"]>;

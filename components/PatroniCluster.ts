@@ -9,7 +9,7 @@ import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import { PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
 import { renderRolesInput } from "../configs/roles";
 import { renderScript } from "../configs/scripts";
-import { HostAccess } from "./connection";
+import { HostAccess } from "./hostAccess";
 import { EtcdNode } from "./EtcdNode";
 import { HaproxyRouter } from "./HaproxyRouter";
 import { PatroniDynamicConfig } from "./PatroniDynamicConfig";

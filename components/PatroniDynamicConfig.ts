@@ -21,7 +21,7 @@ import {
 } from "../configs/dcsDiff";
 import { PATRONI_CONFIG_PATH, SYSTEM_USERS } from "../configs/patroni";
 import { renderScript } from "../configs/scripts";
-import { HostAccess } from "./connection";
+import { HostAccess } from "./hostAccess";
 import { DynamicConfigState } from "./DynamicConfigState";
 import { observeCluster } from "./liveCluster";
 import { RemoteScript } from "./RemoteScript";

@@ -17,7 +17,7 @@ import {
 } from "../configs/patroni";
 import { renderPatroniUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
-import { boundTo, HostAccess } from "./connection";
+import { boundTo, HostAccess } from "./hostAccess";
 import { lifecycleSteps } from "./RemoteScript";
 
 /** Stand-ins for the passwords in the preview's copy of patroni.yml. */

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { HostSpec } from "../plan";
 import { renderDeleteCommand, renderRunCommand } from "../configs/scripts";
-import { boundTo, HostAccess } from "./connection";
+import { boundTo, HostAccess } from "./hostAccess";
 
 export interface RemoteScriptArgs {
   host: HostSpec;

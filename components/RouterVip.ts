@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterPlan, RouterSpec, VipSpec } from "../plan";
 import { KEEPALIVED_CONFIG_PATH, renderKeepalivedConfig, renderVipCheck, VIP_CHECK_PATH } from "../configs/keepalived";
 import { renderScript } from "../configs/scripts";
-import { HostAccess } from "./connection";
+import { HostAccess } from "./hostAccess";
 import { lifecycleSteps } from "./RemoteScript";
 
 export interface RouterVipArgs {

@@ -15,12 +15,13 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { parseArgs } from "util";
 import { parse } from "yaml";
 import { cancel, destroy, Event, onProgress, up } from "./engine";
 import { StateFile } from "./state";
 import { setOutputSink, terminateAll } from "./exec";
 import { announce } from "../cli/connection";
-import { readStackFile } from "../config/stackFile";
+import { readStackFile } from "../settings/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -30,16 +31,22 @@ function usage(): never {
 }
 
 async function main() {
-  const [verb, stack, ...rest] = process.argv.slice(2);
-  if (!verb || !stack) usage();
-  const flag = (name: string) => {
-    const i = rest.indexOf(name);
-    return i >= 0 ? rest[i + 1] : undefined;
-  };
-  const workdir = path.resolve(flag("--workdir") ?? ROOT);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { events: { type: "string" }, "event-log": { type: "string" }, workdir: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    console.error((e as Error).message);
+    usage();
+  }
+  const [verb, stack, ...extra] = parsed.positionals;
+  if (!verb || !stack || extra.length > 0) usage();
+  const workdir = path.resolve(parsed.values.workdir ?? ROOT);
   const invokedFrom = process.cwd();
-  const eventsFile = flag("--events");
-  const eventLog = flag("--event-log");
+  const eventsFile = parsed.values.events;
+  const eventLog = parsed.values["event-log"];
   if (eventLog) writeEventLog(eventLog, stack);
   const state = new StateFile(path.join(workdir, ".pulumi-state", "direct", `${stack}.json`), stack);
   const projectFile = parse(fs.readFileSync(path.join(workdir, "Pulumi.yaml"), "utf8")) as {

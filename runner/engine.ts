@@ -19,6 +19,8 @@ export interface Event {
   type: string;
   name: string;
   seconds: number;
+  /** When it ended, in seconds since the run started. */
+  at?: number;
 }
 
 /** A step as it starts, ends or fails: what a display (or an event log) follows. */
@@ -123,9 +125,11 @@ export interface UpResult {
 export async function up(opts: UpOptions): Promise<UpResult> {
   const { state } = opts;
   const events: Event[] = [];
+  const runStarted = Date.now();
   const emit = (e: Event) => {
-    events.push(e);
-    opts.onEvent?.(e);
+    const timed = { ...e, at: (Date.now() - runStarted) / 1000 };
+    events.push(timed);
+    opts.onEvent?.(timed);
   };
   const captured = new Map<string, Captured>();
   const seen = new Set<string>();
@@ -451,9 +455,11 @@ export function changedKeys(before: Record<string, unknown>, after: Record<strin
 
 export async function destroy(state: StateFile, onEvent?: (e: Event) => void): Promise<Event[]> {
   const events: Event[] = [];
+  const started = Date.now();
   await deleteInOrder(state.all(), state, (e) => {
-    events.push(e);
-    onEvent?.(e);
+    const timed = { ...e, at: (Date.now() - started) / 1000 };
+    events.push(timed);
+    onEvent?.(timed);
   });
   return events;
 }

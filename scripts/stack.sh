@@ -128,17 +128,8 @@ direct_run() {
   esac
 }
 
-status() {
-  local prefix="patroni-stack-$stack" c
-  for c in $(docker ps --format '{{.Names}}' | grep "^$prefix-" | sort); do
-    if docker exec "$c" test -f /etc/patroni/patroni.yml 2>/dev/null; then
-      docker exec "$c" patronictl -c /etc/patroni/patroni.yml list
-      return 0
-    fi
-  done
-  echo "no running Patroni member of stack $stack on this machine's Docker engine" >&2
-  return 1
-}
+# patronictl list on the first member that answers (the ctl command's `list`).
+status() { STACK=$stack PATRONI_STACK_DIR=$dir ts cli/ctl.ts list; }
 
 case "$verb" in
   status) status ;;

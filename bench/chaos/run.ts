@@ -13,7 +13,8 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Profile } from "../../config";
+import { parseArgs } from "util";
+import { Profile } from "../../settings";
 import { pgpassPassword } from "../../configs/pgpass";
 import { ENGINE, makeStack, removeStack, runStack, TestStack } from "../../test/e2e/stack";
 import { Endpoint, LoadClient, prepare, Sample, Verdict } from "./client";
@@ -353,22 +354,26 @@ function compactTimelines(t: Record<string, [number, number, number][]>): string
   return `{\n${lines.join(",\n")}\n}\n`;
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
 async function main(): Promise<void> {
-  const smoke = process.argv.includes("--smoke");
-  const wanted = arg("scenarios")?.split(",");
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      scenarios: { type: "string" },
+      profiles: { type: "string" },
+      "hog-seconds": { type: "string" },
+      on: { type: "string" },
+    },
+  });
+  const smoke = values.smoke;
+  const wanted = values.scenarios?.split(",");
   const unknown = (wanted ?? []).filter((w) => !SCENARIOS.some((s) => s.id === w));
   if (unknown.length > 0) {
     throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.id).join(", ")}`);
   }
   const scenarios = SCENARIOS.filter((s) => (wanted ? wanted.includes(s.id) : !smoke || s.smoke));
-  const profiles = (arg("profiles") ?? (smoke ? "fast" : "fast,guide")).split(",") as Profile[];
-  const hogSeconds = Number(arg("hog-seconds") ?? (smoke ? 0 : 600));
-  const on = arg("on");
+  const profiles = (values.profiles ?? (smoke ? "fast" : "fast,guide")).split(",") as Profile[];
+  const hogSeconds = Number(values["hog-seconds"] ?? (smoke ? 0 : 600));
+  const on = values.on;
   const label = smoke ? "chaos-smoke" : on && on !== "dev" ? `chaos-${on}` : "chaos";
   await runChaos({ profiles, scenarios, hogSeconds, label, on });
   if (label === "chaos") writeReport(RESULTS, path.join(ROOT, "docs"));

@@ -11,6 +11,7 @@ import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { LoadClient, prepare } from "../../bench/chaos/client";
 import { endpoints } from "../../bench/chaos/run";
 import {
+  deployPhases,
   leftovers,
   makeStack,
   onHost,
@@ -124,6 +125,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     const r = await runStack(stack, "up");
     expectSucceeded(r);
     timings.deploy_s = r.seconds;
+    Object.assign(timings, deployPhases(r.events, stack.leader));
     await expectHealthy(stack);
   });
 
@@ -175,7 +177,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     ).toBe("t");
     const hba = onHost(stack, stack.leader, `cat ${stack.dataDir}/pg_hba.conf`);
     expect(hba).not.toMatch(/\b(md5|trust)\b/);
-    expect(onHost(stack, stack.leader, "stat -c '%a %U' /etc/patroni/patroni.yml")).toBe("600 postgres");
+    expect(onHost(stack, stack.leader, `stat -c '%a %U' ${PATRONI_CONFIG_PATH}`)).toBe("600 postgres");
   });
 
   it("changes nothing on a second up", async () => {
@@ -446,7 +448,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       // Patroni learns the new members by a reload (no restart: same leader and timeline below).
       expect(out.output).toMatch(/patroni\.yml changed: reloading Patroni/);
       for (const m of roles.patroni) {
-        expect(onHost(stack, m, "grep -c ':2379$' /etc/patroni/patroni.yml")).toBe(String(grown.length));
+        expect(onHost(stack, m, `grep -c ':2379$' ${PATRONI_CONFIG_PATH}`)).toBe(String(grown.length));
       }
       editConfig(stack, "roles", roles);
       const back = await runStack(stack, "up");

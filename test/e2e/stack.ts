@@ -11,9 +11,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { resolveSettings } from "../../config";
-import { localSuite, rawSettings, readStackFile } from "../../config/stackFile";
-import { planCluster } from "../../plan";
+import { resolveSettings } from "../../settings";
+import { localSuite, rawSettings, readStackFile } from "../../settings/stackFile";
+import { localPrefix, planCluster } from "../../plan";
+import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const STACK_SH = path.join(ROOT, "scripts", "stack.sh");
@@ -31,6 +32,31 @@ export interface EngineEvent {
   op: "create" | "update" | "replace" | "same" | "delete";
   type: string;
   name: string;
+  /** When it ended, in seconds since the run's first event (Pulumi's event log: whole seconds). */
+  at?: number;
+}
+
+/**
+ * A deploy from nothing in phases: when (seconds into the run) the last step of each phase ended.
+ * Host names are the stack's; `leader` is the bootstrap leader's.
+ */
+export function deployPhases(events: EngineEvent[], leader: string): Record<string, number> {
+  const phases: [string, RegExp][] = [
+    ["image", /^local-image$/],
+    ["containers_ssh_ready", /^local-(?!image$|network$|ssh-key-seed$)/],
+    ["packages", /-packages-[^-]+-run$/],
+    ["etcd_healthy", /-etcd-[^-]+-start-run$/],
+    ["leader_primary", new RegExp(`-patroni-${leader}-start-run$`)],
+    ["replicas_streaming", new RegExp(`-patroni-(?!${leader}-)[^-]+-start-run$`)],
+    ["haproxy_routing", /-haproxy-[^-]+-start-run$/],
+    ["vip_held", /-vip-[^-]+-start-run$/],
+  ];
+  const out: Record<string, number> = {};
+  for (const [phase, re] of phases) {
+    const ends = events.filter((e) => e.op !== "same" && e.at !== undefined && re.test(e.name)).map((e) => e.at ?? 0);
+    if (ends.length) out[`phase_${phase}_s`] = Math.max(...ends);
+  }
+  return out;
 }
 
 export interface RunResult {
@@ -73,7 +99,7 @@ export interface TestStack {
 
 /** Remove containers and networks an earlier, aborted run of the same topology left behind. */
 function removeAbandoned(kind: string, source: string): void {
-  const ours = (n: string) => n.startsWith(`patroni-stack-${kind}-${source}-`);
+  const ours = (n: string) => n.startsWith(`${localPrefix(`${kind}-${source}`)}-`);
   for (const c of sh("docker", ["ps", "-a", "--format", "{{.Names}}"]).split("\n").filter(ours)) {
     spawnSync("docker", ["rm", "-f", c]);
   }
@@ -100,7 +126,10 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ ...project, main: path.relative(dir, ROOT) }));
   const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${source}.yaml`), "utf8")) as {
     config: Record<string, unknown>;
+    encryptionsalt?: string;
   };
+  // The checkout's own Pulumi CLI runs may have salted its stack file for the checkout's passphrase.
+  delete doc.encryptionsalt;
   const cfg = doc.config;
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     const full = `patroni-stack:${key}`;
@@ -127,7 +156,7 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
   return {
     name,
     dir,
-    prefix: `patroni-stack-${name}`,
+    prefix: localPrefix(name),
     hosts: plan.hosts.map((h) => h.name),
     leader: plan.patroni.leader.name,
     dataDir: plan.patroni.dataDir,
@@ -160,26 +189,33 @@ export function readEvents(file: string): EngineEvent[] {
     urn: string;
     type: string;
   }
-  const steps: { kind: "pre" | "done"; step: Step }[] = [];
+  const steps: { kind: "pre" | "done"; step: Step; at: number }[] = [];
+  let first: number | undefined;
   for (const line of text.split("\n").filter(Boolean)) {
-    const e = JSON.parse(line) as { resourcePreEvent?: { metadata: Step }; resOutputsEvent?: { metadata: Step } };
-    if (e.resourcePreEvent) steps.push({ kind: "pre", step: e.resourcePreEvent.metadata });
-    if (e.resOutputsEvent) steps.push({ kind: "done", step: e.resOutputsEvent.metadata });
+    const e = JSON.parse(line) as {
+      timestamp?: number;
+      resourcePreEvent?: { metadata: Step };
+      resOutputsEvent?: { metadata: Step };
+    };
+    first ??= e.timestamp;
+    const at = (e.timestamp ?? 0) - (first ?? 0);
+    if (e.resourcePreEvent) steps.push({ kind: "pre", step: e.resourcePreEvent.metadata, at });
+    if (e.resOutputsEvent) steps.push({ kind: "done", step: e.resOutputsEvent.metadata, at });
   }
   // A run reports completions; a preview may report only what it plans.
   const kind = steps.some((s) => s.kind === "done") ? "done" : "pre";
   const events: EngineEvent[] = [];
   const replaced = new Set<string>();
-  for (const { step } of steps.filter((s) => s.kind === kind)) {
+  for (const { step, at } of steps.filter((s) => s.kind === kind)) {
     if (step.type.startsWith("pulumi:") || step.type.startsWith("patroni-stack:")) continue;
     const name = step.urn.slice(step.urn.lastIndexOf("::") + 2);
     const op = (
       { same: "same", create: "create", update: "update", delete: "delete" } as Record<string, EngineEvent["op"]>
     )[step.op];
-    if (op) events.push({ op, type: step.type, name });
+    if (op) events.push({ op, type: step.type, name, at });
     else if (/replace/.test(step.op) && !replaced.has(step.urn)) {
       replaced.add(step.urn);
-      events.push({ op: "replace", type: step.type, name });
+      events.push({ op: "replace", type: step.type, name, at });
     }
   }
   return events;
@@ -203,7 +239,7 @@ export function makeProject(name: string, main: string, config: Record<string, u
     stringify({ ...project, main: path.relative(dir, path.join(ROOT, main)) }),
   );
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify({ config }));
-  return { name, dir, prefix: `patroni-stack-${name}` } as TestStack;
+  return { name, dir, prefix: localPrefix(name) } as TestStack;
 }
 
 /** The environment of a stack's runs: its own Pulumi state and passphrase, in its directory. */
@@ -276,7 +312,7 @@ export interface Member {
 }
 
 export function patronictlList(stack: TestStack, host: string): Member[] {
-  return JSON.parse(onHost(stack, host, "patronictl -c /etc/patroni/patroni.yml list -f json")) as Member[];
+  return JSON.parse(onHost(stack, host, `patronictl -c ${PATRONI_CONFIG_PATH} list -f json`)) as Member[];
 }
 
 /** psql through HAProxy on 127.0.0.1 with the superuser's password from the stack's pgpass file. */
@@ -340,7 +376,7 @@ export function switchover(stack: TestStack, from: string, to: string): void {
   onHost(
     stack,
     from,
-    `auth=$(python3 -c 'import yaml; a=yaml.safe_load(open("/etc/patroni/patroni.yml"))["restapi"]["authentication"]; print(a["username"]+":"+a["password"])')
+    `auth=$(python3 -c 'import yaml; a=yaml.safe_load(open("${PATRONI_CONFIG_PATH}"))["restapi"]["authentication"]; print(a["username"]+":"+a["password"])')
      printf 'user = "%s"\\n' "$auth" | curl -sf -m 60 -X POST --config - -d '{"leader":"${from}","candidate":"${to}"}' "http://$(hostname -i | awk '{print $1}'):8008/switchover"`,
   );
 }

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { RawSettings, resolveSettings } from "../../config";
+import { RawSettings, resolveSettings } from "../../settings";
 import { planDcs } from "../../plan";
 import { renderDynamicConfig, renderDynamicConfigFile } from "../../configs/dcs";
 import { renderScript } from "../../configs/scripts";

@@ -13,7 +13,7 @@ import {
   PgSetting,
 } from "../../configs/dcsDiff";
 import { DYNAMIC_CONFIG_PROVIDER } from "../../components/DynamicConfigState";
-import { resolveSettings } from "../../config";
+import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import { threeNodeSettings, withKey } from "../fixtures/settings";
 

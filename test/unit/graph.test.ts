@@ -2,7 +2,7 @@
  * The dependency edges that give the start order (etcd → leader → replicas → HAProxy) and, in
  * reverse, the destroy order; checked on the dependencies the SDK sends to the engine.
  */
-import { resolveSettings } from "../../config";
+import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import { installMocks, mockPassword, Registered, runProgram } from "./harness";
 import { threeNodeSettings, withKey } from "../fixtures/settings";

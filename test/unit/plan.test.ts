@@ -1,4 +1,4 @@
-import { resolveSettings } from "../../config";
+import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import { stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
 

@@ -2,7 +2,7 @@ import * as path from "path";
 import * as fs from "fs";
 import { spawnSync } from "child_process";
 import { parse } from "yaml";
-import { resolveSettings } from "../../config";
+import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import { renderEtcdConfig } from "../../configs/etcd";
 import { renderHaproxyConfig } from "../../configs/haproxy";

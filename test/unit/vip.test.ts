@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { ConfigError, RawSettings, resolveSettings } from "../../config";
+import { ConfigError, RawSettings, resolveSettings } from "../../settings";
 import { renderKeepalivedConfig, renderVipCheck } from "../../configs/keepalived";
 import { planCluster } from "../../plan";
 import { stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
