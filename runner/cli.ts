@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { parse } from "yaml";
-import { cancel, destroy, Event, onProgress, up } from "./engine";
+import { destroy, Event, Progress, Sink, up } from "./engine";
 import { StateFile } from "./state";
 import { setOutputSink, terminateAll } from "./exec";
 import { announce } from "../cli/connection";
@@ -47,7 +47,11 @@ async function main() {
   const invokedFrom = process.cwd();
   const eventsFile = parsed.values.events;
   const eventLog = parsed.values["event-log"];
-  if (eventLog) writeEventLog(eventLog, stack);
+  const events: Event[] = [];
+  const sink: Sink = {
+    event: (e) => events.push(e),
+    progress: eventLog ? eventLogWriter(eventLog, stack) : undefined,
+  };
   const state = new StateFile(path.join(workdir, ".pulumi-state", "direct", `${stack}.json`), stack);
   const projectFile = parse(fs.readFileSync(path.join(workdir, "Pulumi.yaml"), "utf8")) as {
     name: string;
@@ -59,14 +63,13 @@ async function main() {
   const program = fs.statSync(main).isDirectory() ? path.join(main, "index.ts") : main;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const load = () => require(program) as Record<string, unknown>;
-  const events: Event[] = [];
-  const onEvent = (e: Event) => events.push(e);
   const started = Date.now();
+  const interrupted = new AbortController();
   let interrupts = 0;
   process.on("SIGINT", () => {
     if (++interrupts > 1) process.exit(130);
     console.error("interrupted: stopping; run the same command again to finish (every step is safe to re-run)");
-    cancel();
+    interrupted.abort();
     terminateAll();
   });
 
@@ -74,7 +77,7 @@ async function main() {
     if (verb === "preview") {
       const config = readStackFile(workdir, stack);
       process.chdir(workdir);
-      await up({ project, stack, config, state, onEvent, load, dryRun: true });
+      await up({ project, stack, config, state, sink, signal: interrupted.signal, load, dryRun: true });
       const count = (op: Event["op"]) => events.filter((e) => e.op === op).length;
       console.log(
         `\npreview: ${count("create")} to create, ${count("update")} to update, ${count("replace")} to replace, ${count("delete")} to delete, ${count("same")} unchanged`,
@@ -87,7 +90,8 @@ async function main() {
         stack,
         config,
         state,
-        onEvent,
+        sink,
+        signal: interrupted.signal,
         load,
       });
       fs.writeFileSync(
@@ -103,7 +107,7 @@ async function main() {
       );
       announce(workdir, stack, result.outputs, invokedFrom);
     } else if (verb === "destroy") {
-      await destroy(state, onEvent);
+      await destroy(state, sink);
       console.log(`destroy: ${events.length} deleted (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } else if (verb === "outputs") {
       const file = path.join(path.dirname(state.file), `${stack}.outputs.json`);
@@ -116,8 +120,11 @@ async function main() {
   }
 }
 
-/** Steps and their output as the Pulumi CLI's event log has them (the fields a display reads). */
-function writeEventLog(file: string, stack: string): void {
+/**
+ * Steps and their output as the Pulumi CLI's event log has them (the fields a display reads):
+ * returns the progress handler for the engine's sink.
+ */
+function eventLogWriter(file: string, stack: string): (p: Progress) => void {
   const fd = fs.openSync(file, "a", 0o600);
   let sequence = 0;
   const write = (event: object) =>
@@ -126,7 +133,7 @@ function writeEventLog(file: string, stack: string): void {
       `${JSON.stringify({ sequence: sequence++, timestamp: Math.floor(Date.now() / 1000), ...event })}\n`,
     );
   const urn = (type: string, name: string) => `urn:pulumi:${stack}::patroni-stack::${type}::${name}`;
-  onProgress((p) => {
+  const onProgress = (p: Progress) => {
     const metadata = { op: p.op, urn: urn(p.type, p.name), type: p.type };
     if (p.phase === "start") write({ resourcePreEvent: { metadata } });
     else if (p.phase === "end") write({ resOutputsEvent: { metadata } });
@@ -134,13 +141,14 @@ function writeEventLog(file: string, stack: string): void {
       write({ diagnosticEvent: { urn: metadata.urn, message: `${p.message ?? "failed"}\n`, severity: "error" } });
       write({ resOpFailedEvent: { metadata, status: 1, steps: 0 } });
     }
-  });
+  };
   // Remote steps print as "  <resource name>: <line>".
   setOutputSink((prefix, line) => {
     process.stderr.write(`${prefix}${line}\n`);
     const name = /^\s*([^:\s]+):\s*$/.exec(prefix)?.[1];
     if (name) write({ diagnosticEvent: { urn: urn("step", name), message: `${line}\n`, severity: "info" } });
   });
+  return onProgress;
 }
 
 main().then(

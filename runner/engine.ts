@@ -32,12 +32,26 @@ export interface Progress {
   message?: string;
 }
 
-let progress: (p: Progress) => void = () => undefined;
-
-/** Follow every step of the runs to come. */
-export function onProgress(fn: (p: Progress) => void): void {
-  progress = fn;
+/**
+ * Where a run reports, all through one object: each finished operation (`event`), each step as
+ * it starts, ends or fails (`progress`, for a display or an event log), and the engine's own
+ * lines (`log`, stderr by default).
+ */
+export interface Sink {
+  event?(e: Event): void;
+  progress?(p: Progress): void;
+  log?(text: string): void;
 }
+
+/** The sink with its defaults filled in. */
+function reporter(sink: Sink = {}) {
+  return {
+    event: (e: Event) => sink.event?.(e),
+    progress: (p: Progress) => sink.progress?.(p),
+    log: (text: string) => (sink.log ? sink.log(text) : process.stderr.write(text)),
+  };
+}
+type Reporter = ReturnType<typeof reporter>;
 
 interface Captured {
   urn: string;
@@ -97,13 +111,6 @@ interface MonitorLike {
 
 const digestOf = (raw: unknown) => crypto.createHash("sha256").update(JSON.stringify(raw)).digest("hex");
 
-let cancelled = false;
-
-/** Stop starting new resources (Ctrl-C); steps already running finish and are recorded. */
-export function cancel(): void {
-  cancelled = true;
-}
-
 export interface UpOptions {
   project: string;
   stack: string;
@@ -112,7 +119,9 @@ export interface UpOptions {
   state: StateFile;
   /** Loads the program (e.g. `require("./index")`) and returns its exports. */
   load: () => Record<string, unknown>;
-  onEvent?: (e: Event) => void;
+  sink?: Sink;
+  /** Aborted (Ctrl-C): no new resource starts; steps already running finish and are recorded. */
+  signal?: AbortSignal;
   /** Show what would change, change nothing (like `pulumi preview`). */
   dryRun?: boolean;
 }
@@ -124,12 +133,14 @@ export interface UpResult {
 
 export async function up(opts: UpOptions): Promise<UpResult> {
   const { state } = opts;
+  const report = reporter(opts.sink);
+  const { progress } = report;
   const events: Event[] = [];
   const runStarted = Date.now();
   const emit = (e: Event) => {
     const timed = { ...e, at: (Date.now() - runStarted) / 1000 };
     events.push(timed);
-    opts.onEvent?.(timed);
+    report.event(timed);
   };
   const captured = new Map<string, Captured>();
   const seen = new Set<string>();
@@ -190,7 +201,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     return original(req, cb);
   };
 
-  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const say = (line: string) => report.log(`${line}\n`);
   const short = (type: string) => type.split(":").pop();
 
   /**
@@ -217,7 +228,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     victims.delete(urn);
     const dependents = state.all().filter((r) => victims.has(r.urn));
     for (const r of dependents) replaced.add(r.urn);
-    if (!opts.dryRun) await deleteInOrder(dependents, state, emit, "replace");
+    if (!opts.dryRun) await deleteInOrder(dependents, state, emit, report, "replace");
   }
 
   async function apply(type: string, name: string, inputs: Record<string, unknown>, custom: boolean, info: Captured) {
@@ -259,7 +270,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     if (unknown.length) {
       throw new Error(`the direct runner does not implement the input ${unknown.join(", ")} of ${type} (${name})`);
     }
-    if (cancelled) throw new Error("interrupted: run `up` again to continue");
+    if (opts.signal?.aborted) throw new Error("interrupted: run `up` again to continue");
     const { handler } = spec;
     const started = Date.now();
     // A resource deleted behind the engine's back is created anew, as after a refresh.
@@ -268,42 +279,44 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const old = previous && !gone && !replaced.has(urn) ? previous : undefined;
     const idOf = (outputs?: Record<string, unknown>) => String(outputs?.id ?? `${name}-id`);
     const stale = old && handler.stale ? await handler.stale(inputs, old.outputs) : false;
-    const unchanged =
-      old && (old.digest === digest || (handler.changed && !(await handler.changed(inputs, old.outputs))));
-    if (old && unchanged && !stale) {
+    const unchanged = old
+      ? old.digest === digest || (handler.changed !== undefined && !(await handler.changed(inputs, old.outputs)))
+      : false;
+    const replaceKeys = old ? replacingInputs(spec, info.replaceOnChanges, changedKeys(old.inputs, info.raw)) : [];
+    const deleteFirst = info.deleteBeforeReplace || spec.deleteBeforeReplace === true;
+    const { op, order } = planOperation({
+      existing: old !== undefined,
+      replacedEarlier: replaced.has(urn),
+      unchanged,
+      stale,
+      replaceKeys,
+      deleteBeforeReplace: deleteFirst,
+    });
+    if (op === "same" && old) {
       emit({ op: "same", type, name, seconds: 0 });
       progress({ phase: "end", op: "same", type, name });
       return { id: idOf(old.outputs), state: { ...inputs, ...old.outputs } };
     }
-    const replaceKeys = old ? replacingInputs(spec, info.replaceOnChanges, changedKeys(old.inputs, info.raw)) : [];
-    const op: Event["op"] = old
-      ? replaceKeys.length
-        ? "replace"
-        : "update"
-      : replaced.has(urn)
-        ? "replace"
-        : "create";
-    const deleteFirst = info.deleteBeforeReplace || spec.deleteBeforeReplace === true;
     if (op === "replace" && old) {
       replaced.add(urn);
-      if (deleteFirst) await replaceDependentsFirst(urn);
+      if (order === "delete-first") await replaceDependentsFirst(urn);
     }
     const mark = { create: "+", update: "~", replace: "+-", same: "=", delete: "-" }[op];
     say(`${mark} ${name} (${short(type)})${replaceKeys.length ? ` [replace: ${replaceKeys.join(", ")}]` : ""}`);
     if (!opts.dryRun) progress({ phase: "start", op, type, name });
     if (opts.dryRun) {
-      if (old) process.stderr.write(describeChange(old.inputs, info.raw));
+      if (old) report.log(describeChange(old.inputs, info.raw));
       emit({ op, type, name, seconds: 0 });
       return { id: idOf(old?.outputs), state: { ...inputs, ...(old?.outputs ?? {}) } };
     }
     let outputs: Record<string, unknown>;
     if (op === "update" && old) {
       outputs = await (handler.update ?? handler.create)(name, inputs, old.outputs);
-    } else if (op === "replace" && old && !deleteFirst) {
+    } else if (op === "replace" && old && order === "create-first") {
       outputs = await handler.create(name, inputs);
-      await deleteOne(old);
+      await deleteOne(old, report);
     } else {
-      if (op === "replace" && old) await deleteOne(old);
+      if (op === "replace" && old) await deleteOne(old, report);
       outputs = await handler.create(name, inputs, gone ? undefined : previous?.outputs);
     }
     record(outputs);
@@ -334,7 +347,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         emit({ op: "delete", type: r.type, name: r.name, seconds: 0 });
       }
     } else {
-      await deleteInOrder(gone, state, emit);
+      await deleteInOrder(gone, state, emit, report);
     }
     return { events, outputs: await resolveOutputs(exports) };
   } finally {
@@ -389,10 +402,10 @@ export function deletionWaves(resources: ResourceState[]): ResourceState[][] {
 }
 
 /** Run a resource's delete (with the inputs it was created with). */
-async function deleteOne(r: ResourceState): Promise<void> {
+async function deleteOne(r: ResourceState, report: Reporter): Promise<void> {
   const handler = typeSpec(r.type)?.handler;
   if (r.custom && handler?.delete) {
-    process.stderr.write(`- ${r.name} (${r.type.split(":").pop()})\n`);
+    report.log(`- ${r.name} (${r.type.split(":").pop()})\n`);
     await handler.delete(r.name, deserialize(r.inputs), r.outputs);
   }
 }
@@ -401,14 +414,16 @@ async function deleteInOrder(
   resources: ResourceState[],
   state: StateFile,
   emit: (e: Event) => void,
+  report: Reporter,
   op: "delete" | "replace" = "delete",
 ) {
+  const { progress } = report;
   const deleteAndRecord = async (r: ResourceState) => {
     const started = Date.now();
     const shown = r.custom && op === "delete";
     if (shown) progress({ phase: "start", op: "delete", type: r.type, name: r.name });
     try {
-      await deleteOne(r);
+      await deleteOne(r, report);
     } catch (e) {
       progress({ phase: "fail", op: "delete", type: r.type, name: r.name, message: (e as Error).message });
       throw e;
@@ -441,6 +456,31 @@ async function deleteInOrder(
   if (failed) throw failed.reason;
 }
 
+/** What the engine knows of one registered resource when it decides what to do with it. */
+export interface OperationFacts {
+  /** It is recorded, still exists, and was not deleted earlier in this run. */
+  existing: boolean;
+  /** Deleted earlier in this run, as a dependent of a delete-first replacement. */
+  replacedEarlier: boolean;
+  /** Its inputs did not change (same digest, or its provider's own diff sees no change). */
+  unchanged: boolean;
+  /** Something besides its inputs changed (an image's build context). */
+  stale: boolean;
+  /** The changed inputs that replace it rather than update it. */
+  replaceKeys: string[];
+  /** A replacement deletes the old one first. */
+  deleteBeforeReplace: boolean;
+}
+
+/** The engine's decision for one resource, as Pulumi's rules give it: pure, no side effect. */
+export function planOperation(f: OperationFacts): { op: Event["op"]; order?: "create-first" | "delete-first" } {
+  if (!f.existing) return f.replacedEarlier ? { op: "replace", order: "delete-first" } : { op: "create" };
+  if (f.unchanged && !f.stale) return { op: "same" };
+  if (f.replaceKeys.length > 0)
+    return { op: "replace", order: f.deleteBeforeReplace ? "delete-first" : "create-first" };
+  return { op: "update" };
+}
+
 /** The changed inputs that replace a resource: its provider's rules, and its `replaceOnChanges`. */
 function replacingInputs(spec: TypeSpec, replaceOnChanges: string[], changed: string[]): string[] {
   const byOption = (k: string) => replaceOnChanges.includes(k) || replaceOnChanges.includes("*");
@@ -453,13 +493,15 @@ export function changedKeys(before: Record<string, unknown>, after: Record<strin
   return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
-export async function destroy(state: StateFile, onEvent?: (e: Event) => void): Promise<Event[]> {
+export async function destroy(state: StateFile, sink?: Sink): Promise<Event[]> {
+  const report = reporter(sink);
   const events: Event[] = [];
   const started = Date.now();
-  await deleteInOrder(state.all(), state, (e) => {
+  const emit = (e: Event) => {
     const timed = { ...e, at: (Date.now() - started) / 1000 };
     events.push(timed);
-    onEvent?.(timed);
-  });
+    report.event(timed);
+  };
+  await deleteInOrder(state.all(), state, emit, report);
   return events;
 }

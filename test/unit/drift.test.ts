@@ -67,6 +67,7 @@ describe("differences between the live and the declared configuration", () => {
     expect(dcsDifferences(live({}), declared)).toEqual([]);
     expect(dcsDifferences(live({}, { synchronous_mode: "false" }), declared)).toEqual([]);
     expect(spelled.parameters.work_mem).toBe("8mb");
+    expect(dcsDifferences(spelled, declared)).toEqual([]);
   });
 
   it("reports a value changed behind the stack's back with both values", () => {

@@ -1,4 +1,4 @@
-import { deletionOrder, deletionWaves } from "../../runner/engine";
+import { deletionOrder, deletionWaves, OperationFacts, planOperation } from "../../runner/engine";
 import { describeChange } from "../../runner/values";
 import { ResourceState } from "../../runner/state";
 
@@ -71,5 +71,40 @@ describe("the direct runner's preview", () => {
 
   it("says nothing for equal inputs", () => {
     expect(describeChange({ a: 1 }, { a: 1 })).toBe("");
+  });
+});
+
+describe("the direct runner's decision for each resource", () => {
+  const facts = (f: Partial<OperationFacts>): OperationFacts => ({
+    existing: true,
+    replacedEarlier: false,
+    unchanged: false,
+    stale: false,
+    replaceKeys: [],
+    deleteBeforeReplace: false,
+    ...f,
+  });
+  it.each<[string, Partial<OperationFacts>, ReturnType<typeof planOperation>]>([
+    ["new: created", { existing: false }, { op: "create" }],
+    [
+      "deleted earlier in the run as a dependent: replaced",
+      { existing: false, replacedEarlier: true },
+      { op: "replace", order: "delete-first" },
+    ],
+    ["unchanged: kept", { unchanged: true }, { op: "same" }],
+    ["unchanged inputs, changed build context: updated", { unchanged: true, stale: true }, { op: "update" }],
+    ["changed, no replacing input: updated in place", {}, { op: "update" }],
+    [
+      "a replacing input changed: the new one first",
+      { replaceKeys: ["triggers"] },
+      { op: "replace", order: "create-first" },
+    ],
+    [
+      "a replacing input, deleteBeforeReplace: the old one first",
+      { replaceKeys: ["name"], deleteBeforeReplace: true },
+      { op: "replace", order: "delete-first" },
+    ],
+  ])("%s", (_case, f, expected) => {
+    expect(planOperation(facts(f))).toEqual(expected);
   });
 });
