@@ -25,7 +25,7 @@ refresh: ## let the engine re-read the hosts of STACK (then `make up` sets up an
 	@scripts/stack.sh refresh $(STACK)
 
 ctl: ## day-2 procedures on STACK: make ctl ARGS="list|history|switchover|failover|restart|reload|pause|resume|reinit|psql|logs ..."
-	@STACK=$(STACK) node_modules/.bin/ts-node --transpile-only cli/ctl.ts $(ARGS)
+	@STACK=$(STACK) node_modules/.bin/ts-node --swc cli/ctl.ts $(ARGS)
 
 status: ## patronictl list of STACK
 	@scripts/stack.sh status $(STACK)
@@ -53,13 +53,13 @@ test: ## unit tests, then the end-to-end suite
 
 chaos: ## every fault scenario under both failover profiles, under load: bench/results/chaos.json and docs/benchmarks.md (ARGS="--scenarios a,b --profiles fast --hog-seconds 0")
 	@scripts/bootstrap.sh full
-	@npx ts-node --transpile-only bench/chaos/run.ts $(ARGS)
+	@node_modules/.bin/ts-node --swc bench/chaos/run.ts $(ARGS)
 
 bench: ## make chaos, then the e2e suite and the 1- vs 3-replica deploys under each engine this machine has (timings in bench/results/e2e.json)
 	@$(MAKE) --no-print-directory chaos
 	@for engine in direct $$(scripts/toolchain.sh --check >/dev/null 2>&1 && echo pulumi); do \
 	  PATRONI_STACK_ENGINE=$$engine npx jest --selectProjects e2e --runInBand --testPathPattern cluster; \
-	  PATRONI_STACK_ENGINE=$$engine npx ts-node --transpile-only bench/deploy.ts; done
+	  PATRONI_STACK_ENGINE=$$engine node_modules/.bin/ts-node --swc bench/deploy.ts; done
 
 clean: ## remove build output (not the stacks' state)
 	rm -rf bin

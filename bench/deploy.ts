@@ -4,7 +4,7 @@
  * (or PATRONI_STACK_ENGINE). Timings go to bench/results/e2e.json as `dev-1-replica` and
  * `dev-3-replicas`.
  *
- *   npx ts-node --transpile-only bench/deploy.ts
+ *   npx ts-node --swc bench/deploy.ts
  */
 import { deployPhases, makeStack, recordBenchmark, removeStack, runStack } from "../test/e2e/stack";
 

@@ -12,6 +12,7 @@ import * as path from "path";
 import { resolveSettings } from "../settings";
 import { rawSettings, readStackFile } from "../settings/stackFile";
 import { PATRONI_CONFIG_PATH } from "../configs/patroni";
+import { ClusterView, renderMemberTable } from "../configs/memberTable";
 import { shq } from "../configs/scripts";
 import { ClusterPlan, HostSpec, localContainerName, planCluster } from "../plan";
 
@@ -107,6 +108,26 @@ function patronictl(stack: Stack, args: string[], capture = false): string {
   );
 }
 
+/** Patroni's `GET /cluster`, read on the first member host that answers (no credentials needed). */
+function clusterView(stack: Stack): ClusterView {
+  const failures: string[] = [];
+  for (const m of stack.plan.patroni.members) {
+    const r = onHost(stack, m.host, ["curl", "-sf", "-m", "3", `${m.restUrl}/cluster`], { stdio: "pipe" });
+    if (r.status === 0) return JSON.parse(String(r.stdout)) as ClusterView;
+    failures.push(
+      `${m.name}: ${
+        String(r.stderr ?? "")
+          .trim()
+          .split("\n")
+          .pop() || `exit ${r.status}`
+      }`,
+    );
+  }
+  throw new CtlError(
+    `no Patroni member of stack ${stack.name} answered (${failures.join("; ")}): is it up? Run \`make up STACK=${stack.name}\``,
+  );
+}
+
 function currentLeader(stack: Stack): string {
   const members = JSON.parse(patronictl(stack, ["list", "-f", "json"], true)) as { Member: string; Role: string }[];
   const leader = members.find((m) => m.Role === "Leader");
@@ -146,6 +167,8 @@ function run(verb: string | undefined, args: string[]): number {
   const scope = stack.plan.patroni.scope;
   switch (verb) {
     case "list":
+      process.stdout.write(renderMemberTable(clusterView(stack)));
+      return 0;
     case "history":
     case "show-config":
       patronictl(stack, [verb]);

@@ -28,7 +28,7 @@ dir=${PATRONI_STACK_DIR:-$root}
 events=${PATRONI_STACK_EVENTS:-}
 [ -f "$dir/Pulumi.$stack.yaml" ] || { echo "no stack file $dir/Pulumi.$stack.yaml" >&2; exit 2; }
 
-ts_node=("$root/node_modules/.bin/ts-node" --transpile-only)
+ts_node=("$root/node_modules/.bin/ts-node" --swc)
 ts() { "${ts_node[@]}" "$@"; }
 
 # Local stacks need the base image of their Debian suite (built once, then cached).

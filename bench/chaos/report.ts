@@ -2,7 +2,7 @@
  * docs/benchmarks.md and one SVG per scenario, generated from bench/results/chaos.json and the
  * clients' timelines: write latency over time per profile, failures marked, the fault shaded.
  *
- *   npx ts-node --transpile-only bench/chaos/report.ts
+ *   npx ts-node --swc bench/chaos/report.ts
  */
 import * as fs from "fs";
 import * as path from "path";

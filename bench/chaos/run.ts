@@ -3,7 +3,7 @@
  * with the load client. Writes bench/results/chaos.json (one record per scenario and profile),
  * the clients' timelines, and docs/benchmarks.md with a picture per scenario.
  *
- *   npx ts-node --transpile-only bench/chaos/run.ts [--smoke] [--profiles fast,guide]
+ *   npx ts-node --swc bench/chaos/run.ts [--smoke] [--profiles fast,guide]
  *       [--scenarios id,id] [--hog-seconds 600] [--on bookworm]
  *
  * `--on <stack>` runs the dev scenarios on another repository stack and writes

@@ -497,7 +497,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     "runs the day-2 procedures through ctl: list, history, pause, switchover, failover, reinit, psql, logs",
     async () => {
       const ctl = (...args: string[]) => {
-        const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", CTL, ...args], {
+        const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--swc", CTL, ...args], {
           env: { ...process.env, STACK: stack.name, PATRONI_STACK_DIR: stack.dir },
           encoding: "utf8",
         });

@@ -18,7 +18,7 @@ function up(which: string) {
     fs.writeFileSync(path.join(dir, "Pulumi.unit.yaml"), stringify({ config: { "refusals:case": which } }));
     const r = spawnSync(
       path.join(ROOT, "node_modules", ".bin", "ts-node"),
-      ["--transpile-only", path.join(ROOT, "runner", "cli.ts"), "up", "unit", "--workdir", dir],
+      ["--swc", path.join(ROOT, "runner", "cli.ts"), "up", "unit", "--workdir", dir],
       { encoding: "utf8" },
     );
     return { status: r.status, out: `${r.stdout}${r.stderr}`, state: fs.existsSync(path.join(dir, ".pulumi-state")) };
@@ -56,7 +56,7 @@ describe("the direct runner runs a dynamic resource with its own provider", () =
     const events = path.join(dir, "events.json");
     const r = spawnSync(
       path.join(ROOT, "node_modules", ".bin", "ts-node"),
-      ["--transpile-only", path.join(ROOT, "runner", "cli.ts"), verb, "unit", "--workdir", dir, "--events", events],
+      ["--swc", path.join(ROOT, "runner", "cli.ts"), verb, "unit", "--workdir", dir, "--events", events],
       { encoding: "utf8" },
     );
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/error/);
@@ -96,7 +96,7 @@ describe("the direct runner waits for the program's every registration, however 
     const events = path.join(dir, "events.json");
     const r = spawnSync(
       path.join(ROOT, "node_modules", ".bin", "ts-node"),
-      ["--transpile-only", path.join(ROOT, "runner", "cli.ts"), verb, "unit", "--workdir", dir, "--events", events],
+      ["--swc", path.join(ROOT, "runner", "cli.ts"), verb, "unit", "--workdir", dir, "--events", events],
       { encoding: "utf8" },
     );
     expect({ status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual(expect.objectContaining({ status: 0 }));
