@@ -13,6 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterPlan } from "../plan";
 import { renderDynamicConfig, renderDynamicConfigFile } from "../configs/dcs";
 import {
+  dcsPatch,
+  stablePatchText,
   comparableDeclared,
   comparableLive,
   dcsDifferences,
@@ -27,7 +29,6 @@ import { observeCluster } from "./liveCluster";
 import { RemoteScript } from "./RemoteScript";
 
 /** Which parameter names patroni-stack set last, so that dropping one from the config resets it. */
-export const MANAGED_PARAMETERS_STATE = "/var/lib/patroni-stack/dcs-parameters.json";
 
 export interface PatroniDynamicConfigArgs {
   plan: ClusterPlan;
@@ -51,10 +52,12 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
     super("patroni-stack:cluster:PatroniDynamicConfig", name, {}, opts);
     const { plan } = args;
     const dcs = plan.patroni.dcs;
-    const declared = comparableDeclared(renderDynamicConfig(dcs));
+    const declaredConfig = renderDynamicConfig(dcs);
+    const declared = comparableDeclared(declaredConfig);
     const observed = pulumi.unsecret(
       args.superuserPassword.apply(async (password) => {
-        if (process.env.PATRONI_STACK_LIVE === "off") return { live: null, changes: [] as string[] };
+        const unread = { live: null, changes: [] as string[], patch: stablePatchText(dcsPatch(null, declaredConfig)) };
+        if (process.env.PATRONI_STACK_LIVE === "off") return unread;
         const seen = await observeCluster({
           restUrls: plan.patroni.members.map((m) => m.restUrl),
           sql: { host: plan.client.host, port: plan.client.readWritePort, user: SYSTEM_USERS.superuser, password },
@@ -70,15 +73,19 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
         }
         if (!seen.config) {
           pulumi.log.info(`live configuration not read, drift not checked: ${seen.problems.join("; ")}`, this);
-          return { live: null, changes: [] as string[] };
+          return unread;
         }
         const live = comparableLive(seen.config, declared);
-        return { live, changes: describeDifferences(dcsDifferences(live, declared), seen.settings) };
+        return {
+          live,
+          changes: describeDifferences(dcsDifferences(live, declared), seen.settings),
+          patch: stablePatchText(dcsPatch(seen.config, declaredConfig)),
+        };
       }),
     );
     const state = new DynamicConfigState(
       `${name}-state`,
-      { declared, live: observed.live, changes: observed.changes },
+      { declared, live: observed.live, changes: observed.changes, patch: observed.patch },
       { parent: this, dependsOn: args.members },
     );
     const desired = renderDynamicConfigFile(dcs);
@@ -90,12 +97,12 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
         file: "patroni-dcs.sh",
         shows: desired,
         runsAfter: state.appliedAt,
+        // The patch planned at preview and up, sent as it is (one computation of the diff).
+        stdin: state.patch,
         script: renderScript("patroni-dcs", {
-          DESIRED: desired,
           MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
           CONFIG_PATH: PATRONI_CONFIG_PATH,
           RESTART_POLICY: dcs.restartPolicy,
-          STATE_FILE: MANAGED_PARAMETERS_STATE,
           LOOP_WAIT: dcs.loopWait,
           TIMEOUT: args.timeout ?? 300,
         }),

@@ -171,3 +171,53 @@ export function parameterProblems(parameters: Record<string, ParameterValue>, se
   }
   return problems;
 }
+
+/**
+ * The one PATCH /config that brings the cluster to the declared configuration, built from the
+ * same differences the preview shows (`dcsDifferences`): a changed key takes its declared value,
+ * a parameter the cluster holds and the stack does not declare is reset (null, named as the
+ * cluster spells it). With no live configuration (the cluster could not be read) it is the whole
+ * declared configuration, which Patroni applies as a no-op where nothing differs.
+ */
+export function dcsPatch(live: Record<string, unknown> | null, declared: DynamicConfig): Record<string, unknown> {
+  const { postgresql, ...top } = declared;
+  if (!live) return JSON.parse(JSON.stringify(declared)) as Record<string, unknown>;
+  const differences = dcsDifferences(comparableLive(live, comparableDeclared(declared)), comparableDeclared(declared));
+  const liveParameters = (((live.postgresql ?? {}) as Record<string, unknown>).parameters ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const spelled = (lower: string, names: string[]) => names.find((n) => n.toLowerCase() === lower) ?? lower;
+  const patch: Record<string, unknown> = {};
+  const pg: Record<string, unknown> = {};
+  const parameters: Record<string, ParameterValue | null> = {};
+  for (const d of differences) {
+    if (d.path.startsWith("postgresql.parameters.")) {
+      const lower = d.path.slice("postgresql.parameters.".length);
+      const name = spelled(lower, Object.keys(postgresql.parameters));
+      if (d.declared === undefined) parameters[spelled(lower, Object.keys(liveParameters))] = null;
+      else parameters[name] = postgresql.parameters[name];
+    } else if (d.path.startsWith("postgresql.")) {
+      const key = d.path.slice("postgresql.".length) as "use_pg_rewind" | "use_slots";
+      pg[key] = postgresql[key];
+    } else {
+      patch[d.path] = top[d.path as keyof typeof top];
+    }
+  }
+  if (Object.keys(parameters).length > 0) pg.parameters = parameters;
+  if (Object.keys(pg).length > 0) patch.postgresql = pg;
+  return patch;
+}
+
+/** A patch as stable text (sorted keys): equal patches are equal strings. */
+export function stablePatchText(patch: Record<string, unknown>): string {
+  const sort = (v: unknown): unknown =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+  return JSON.stringify(sort(patch));
+}

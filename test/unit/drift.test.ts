@@ -8,6 +8,8 @@ import {
   comparableDeclared,
   comparableLive,
   dcsDifferences,
+  dcsPatch,
+  stablePatchText,
   describeDifferences,
   parameterProblems,
   PgSetting,
@@ -161,6 +163,49 @@ describe("values PostgreSQL would refuse, found before anything is applied", () 
   });
 });
 
+describe("the patch an up sends", () => {
+  const paths = (patch: Record<string, unknown>) => {
+    const { postgresql, ...top } = patch as { postgresql?: Record<string, unknown> };
+    const { parameters, ...pg } = (postgresql ?? {}) as { parameters?: Record<string, unknown> };
+    return [
+      ...Object.keys(top),
+      ...Object.keys(pg).map((k) => `postgresql.${k}`),
+      ...Object.keys(parameters ?? {}).map((k) => `postgresql.parameters.${k.toLowerCase()}`),
+    ].sort();
+  };
+  const raw = (parameters: Record<string, unknown>, top: Record<string, unknown> = {}) => ({
+    ...JSON.parse(JSON.stringify(declaredConfig)),
+    ...top,
+    postgresql: {
+      ...declaredConfig.postgresql,
+      parameters: { ...declaredConfig.postgresql.parameters, ...parameters },
+    },
+  });
+
+  it("holds exactly the keys the preview shows as different, with the declared values or a reset", () => {
+    const cluster = raw({ Log_Min_Duration_Statement: 9999, work_mem: "4MB" }, { ttl: 45 });
+    const patch = dcsPatch(cluster, declaredConfig);
+    expect(patch).toEqual({
+      ttl: dcs.ttl,
+      postgresql: { parameters: { Log_Min_Duration_Statement: null, work_mem: "8MB" } },
+    });
+    const shown = dcsDifferences(comparableLive(cluster, declared), declared).map((d) => d.path);
+    expect(paths(patch)).toEqual([...shown].sort());
+  });
+
+  it("is empty when the cluster holds what is declared, whatever the spelling", () => {
+    expect(dcsPatch(raw({ WORK_MEM: "8mb", work_mem: undefined }), declaredConfig)).toEqual({});
+  });
+
+  it("is the whole declared configuration when the cluster could not be read", () => {
+    expect(dcsPatch(null, declaredConfig)).toEqual(JSON.parse(JSON.stringify(declaredConfig)));
+  });
+
+  it("has one text per patch, whatever the key order", () => {
+    expect(stablePatchText({ b: 1, a: { d: 2, c: null } })).toBe(stablePatchText({ a: { c: null, d: 2 }, b: 1 }));
+  });
+});
+
 describe("the dynamic provider's plan", () => {
   // The provider object is what Pulumi serializes; its diff decides whether an up changes anything.
   const provider = DYNAMIC_CONFIG_PROVIDER as Required<typeof DYNAMIC_CONFIG_PROVIDER>;
@@ -176,6 +221,13 @@ describe("the dynamic provider's plan", () => {
     const drifted = { ...d, parameters: { work_mem: "64mb" } };
     expect(await diff({ declared: d, live: d }, { declared: d, live: drifted })).toBe(true);
     expect(await diff({ declared: d, live: d }, { declared: drifted, live: null })).toBe(true);
+  });
+
+  it("sends no patch to a cluster it creates, one to a running cluster it adopts", async () => {
+    const created = await provider.create({ declared: d, live: null, changes: [], patch: '{"ttl":20}' });
+    expect(created.outs?.patch).toBe("{}");
+    const adopted = await provider.create({ declared: d, live: d, changes: [], patch: '{"ttl":20}' });
+    expect(adopted.outs?.patch).toBe('{"ttl":20}');
   });
 
   it("records the cluster as repaired after an up, with a new appliedAt", async () => {
