@@ -5,6 +5,8 @@
  */
 import { execFile } from "child_process";
 import { TestStack } from "../../test/e2e/stack";
+import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
+import { renderSwitchoverCommand } from "../../configs/restApi";
 
 export const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
@@ -46,7 +48,7 @@ export interface Member {
   TL?: number;
 }
 
-const PATRONICTL = "patronictl -c /etc/patroni/patroni.yml";
+const PATRONICTL = `patronictl -c ${PATRONI_CONFIG_PATH}`;
 
 /** `patronictl list` from the first Patroni host that answers, or undefined. */
 export async function members(stack: TestStack, skip: string[] = []): Promise<Member[] | undefined> {
@@ -146,12 +148,7 @@ export async function settle(stack: TestStack, timeoutS: number): Promise<Health
 
 /** A planned switchover through Patroni's REST API, with the credentials in patroni.yml on the host. */
 export async function switchover(stack: TestStack, from: string, to: string): Promise<void> {
-  await exec(
-    stack,
-    from,
-    `auth=$(python3 -c 'import yaml; a=yaml.safe_load(open("/etc/patroni/patroni.yml"))["restapi"]["authentication"]; print(a["username"]+":"+a["password"])')
-     printf 'user = "%s"\\n' "$auth" | curl -sf -m 60 -X POST --config - -d '{"leader":"${from}","candidate":"${to}"}' "http://${stack.addresses[from]}:8008/switchover"`,
-  );
+  await exec(stack, from, renderSwitchoverCommand(stack.restUrls[from], from, to));
 }
 
 /** The router clients reach: the holder of the virtual IP, or the first router without one. */

@@ -15,6 +15,7 @@ import { resolveSettings } from "../../settings";
 import { localSuite, rawSettings, readStackFile } from "../../settings/stackFile";
 import { localPrefix, planCluster } from "../../plan";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
+import { renderSwitchoverCommand } from "../../configs/restApi";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const STACK_SH = path.join(ROOT, "scripts", "stack.sh");
@@ -87,6 +88,8 @@ export interface TestStack {
   routers: string[];
   /** Each host's address on the stack's network. */
   addresses: Record<string, string>;
+  /** Each Patroni member's REST API (as the plan has it). */
+  restUrls: Record<string, string>;
   /** Hosts running etcd. */
   etcdHosts: string[];
   /** Hosts running Patroni, the bootstrap leader first. */
@@ -168,6 +171,7 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
     hostsRunningPatroni: plan.patroni.members.length,
     routers: plan.routers.map((r) => r.name),
     addresses: Object.fromEntries(plan.hosts.map((h) => [h.name, h.address])),
+    restUrls: Object.fromEntries(plan.patroni.members.map((m) => [m.name, m.restUrl])),
     etcdHosts: plan.etcd.members.map((m) => m.name),
     patroniHosts: plan.patroni.members.map((m) => m.name),
     vip: plan.vip?.address,
@@ -373,12 +377,7 @@ export function recordBenchmark(topology: string, values: Record<string, number>
 
 /** A planned switchover through Patroni's REST API (basic auth read from patroni.yml on the host). */
 export function switchover(stack: TestStack, from: string, to: string): void {
-  onHost(
-    stack,
-    from,
-    `auth=$(python3 -c 'import yaml; a=yaml.safe_load(open("${PATRONI_CONFIG_PATH}"))["restapi"]["authentication"]; print(a["username"]+":"+a["password"])')
-     printf 'user = "%s"\\n' "$auth" | curl -sf -m 60 -X POST --config - -d '{"leader":"${from}","candidate":"${to}"}' "http://$(hostname -i | awk '{print $1}'):8008/switchover"`,
-  );
+  onHost(stack, from, renderSwitchoverCommand(stack.restUrls[from], from, to));
 }
 
 /** Change one `patroni-stack:<key>` object of the test stack's file (a day-2 edit). */
