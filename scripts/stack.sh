@@ -87,7 +87,8 @@ fi
 pulumi_run() {
   # shellcheck source=scripts/env.sh
   . scripts/env.sh
-  cd "$dir"
+  # The CLI runs in a copy of the project, so that the salt it records stays out of the stack file.
+  cd "$(ts cli/stack-info.ts "$dir" "$stack" pulumi-project)"
   pulumi stack select --create "$stack" >/dev/null
   clear_stale_lock
   local log=()

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 
 /** `patroni-stack:key` → JSON text, as `pulumi config` hands values to a program. */
 export type StackConfig = Record<string, string>;
@@ -53,4 +53,29 @@ export function localSuite(config: StackConfig): string | undefined {
   const local = config["patroni-stack:local"];
   if (local === undefined) return undefined;
   return (JSON.parse(local) as { suite?: string }).suite ?? "bookworm";
+}
+
+/**
+ * The project the Pulumi CLI runs in: `.pulumi-state/pulumi-project/` beside the stack files, its
+ * `Pulumi.yaml` pointing at the same program and its `Pulumi.<stack>.yaml` a copy of the stack
+ * file, refreshed before every run. Pulumi's passphrase provider records its salt
+ * (`encryptionsalt`) in the stack file it runs with: it lands in the copy, and the checkout's own
+ * file stays as its author wrote it (a salt committed from one checkout breaks every other
+ * checkout's first run). A salt the author's file has (`pulumi config set --secret` writes one)
+ * is kept, since its secrets are encrypted with it. Returns the project directory.
+ */
+export function writePulumiProject(dir: string, stack: string): string {
+  const project = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+  const shadow = path.join(dir, ".pulumi-state", "pulumi-project");
+  fs.mkdirSync(shadow, { recursive: true, mode: 0o700 });
+  const main = path.resolve(dir, typeof project.main === "string" ? project.main : ".");
+  fs.writeFileSync(path.join(shadow, "Pulumi.yaml"), stringify({ ...project, main: path.relative(shadow, main) }));
+  const source = (parse(fs.readFileSync(stackFilePath(dir, stack), "utf8")) ?? {}) as Record<string, unknown>;
+  const copyFile = stackFilePath(shadow, stack);
+  const copy = fs.existsSync(copyFile)
+    ? ((parse(fs.readFileSync(copyFile, "utf8")) ?? {}) as Record<string, unknown>)
+    : {};
+  const salt = source.encryptionsalt ?? copy.encryptionsalt;
+  fs.writeFileSync(copyFile, stringify({ ...source, ...(salt ? { encryptionsalt: salt } : {}) }), { mode: 0o600 });
+  return shadow;
 }

@@ -1,5 +1,8 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { parse } from "yaml";
+import { writePulumiProject } from "../../settings/stackFile";
 import { ConfigError, RawSettings, resolveSettings } from "../../settings";
 import { stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
 
@@ -176,5 +179,36 @@ describe("the stack files in the repository", () => {
     const s = resolveSettings(stackFileSettings("lab"), withKey);
     expect(s.local).toBeUndefined();
     expect(s.hosts.map((h) => h.address)).toEqual(["192.168.56.201", "192.168.56.202", "192.168.56.203"]);
+  });
+});
+
+describe("the project the Pulumi CLI runs in", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-project-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: patroni-stack\nruntime: nodejs\nmain: ../program\n");
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  patroni-stack:local:\n    suite: trixie\n");
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const read = (file: string) => parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+
+  it("runs the same program with a copy of the stack file, keeping the CLI's salt in the copy", () => {
+    const shadow = writePulumiProject(dir, "dev");
+    expect(path.resolve(shadow, String(read(path.join(shadow, "Pulumi.yaml")).main))).toBe(
+      path.resolve(dir, "../program"),
+    );
+    // The CLI salts the copy; the next run keeps that salt and the author's file stays untouched.
+    const copy = path.join(shadow, "Pulumi.dev.yaml");
+    fs.writeFileSync(copy, `${fs.readFileSync(copy, "utf8")}encryptionsalt: v1:cli\n`);
+    fs.appendFileSync(path.join(dir, "Pulumi.dev.yaml"), "  patroni-stack:cluster:\n    profile: guide\n");
+    writePulumiProject(dir, "dev");
+    expect(read(copy)).toEqual({ ...read(path.join(dir, "Pulumi.dev.yaml")), encryptionsalt: "v1:cli" });
+    expect(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8")).not.toMatch(/encryptionsalt/);
+  });
+
+  it("keeps the salt of an author's file that has secrets", () => {
+    fs.appendFileSync(path.join(dir, "Pulumi.dev.yaml"), "encryptionsalt: v1:author\n");
+    const shadow = writePulumiProject(dir, "dev");
+    expect(read(path.join(shadow, "Pulumi.dev.yaml")).encryptionsalt).toBe("v1:author");
   });
 });
