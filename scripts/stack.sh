@@ -43,13 +43,20 @@ fi
 # A `pulumi up` that was killed leaves the stack locked and its plugins running. When the
 # process holding the lock no longer runs on this machine, cancel the lock and end the orphaned
 # plugins, so that the next run finishes the work (every remote step is safe to re-run).
+# Whether PID runs: a killed CLI that nobody has reaped yet (a zombie) does not.
+runs() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null || true)
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+
 clear_stale_lock() {
   local locks=${PULUMI_BACKEND_URL#file://}/.pulumi/locks lock pid host
   [ -d "$locks" ] || return 0
   while IFS= read -r lock; do
     pid=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pid || ""' "$lock" 2>/dev/null || true)
     host=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).hostname || ""' "$lock" 2>/dev/null || true)
-    if [ -n "$pid" ] && [ "$host" = "$(hostname)" ] && ! kill -0 "$pid" 2>/dev/null; then
+    if [ -n "$pid" ] && [ "$host" = "$(hostname)" ] && ! runs "$pid"; then
       echo "stack.sh: an earlier run (pid $pid) was interrupted and left the stack locked: pulumi cancel" >&2
       pulumi cancel --yes --stack "$stack" >&2
       pkill -P 1 -f '^pulumi-(resource|language)-' 2>/dev/null || true
