@@ -131,6 +131,65 @@ export interface UpResult {
   outputs: Record<string, unknown>;
 }
 
+/**
+ * Record what the SDK sends for each registration (dependencies, options, the raw inputs) before
+ * the mock monitor answers it; refuse, before anything runs, an option the runner does not honour.
+ */
+function captureRegistrations(failures: Error[]): Map<string, Captured> {
+  const captured = new Map<string, Captured>();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): MonitorLike }).getMonitor();
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const refused = req.getCustom() ? unsupportedOptions(req) : [];
+    if (refused.length) {
+      const e = new Error(`the direct runner does not implement the option ${refused.join(", ")} (${req.getName()})`);
+      failures.push(e);
+      throw e;
+    }
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((v, k) => (propertyDependencies[k] = v.getUrnsList()));
+    captured.set(`${req.getType()}::${req.getName()}`, {
+      urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
+      raw: req.getObject()?.toJavaScript() ?? {},
+      ignoreChanges: req.getIgnorechangesList(),
+      propertyDependencies,
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      replaceOnChanges: req.getReplaceonchangesList().map((p) => p.split(/[.[]/)[0]),
+    });
+    return original(req, cb);
+  };
+
+  return captured;
+}
+
+/**
+ * As Pulumi does before a delete-first replacement: the recorded resources whose inputs come from
+ * the replaced one and that its new outputs would replace (their `triggers`, `replaceOnChanges`),
+ * transitively; they are deleted first and the program's registrations create them again.
+ */
+function dependentsReplacedWith(state: StateFile, urn: string): ResourceState[] {
+  const victims = new Set<string>([urn]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of state.all()) {
+      const spec = typeSpec(r.type);
+      if (victims.has(r.urn) || !r.custom || !spec) continue;
+      const keys = Object.entries(r.propertyDependencies ?? {})
+        .filter(([, urns]) => urns.some((u) => victims.has(u)))
+        .map(([k]) => k);
+      if (replacingInputs(spec, r.replaceOnChanges ?? [], keys).length) {
+        victims.add(r.urn);
+        grew = true;
+      }
+    }
+  }
+  victims.delete(urn);
+  return state.all().filter((r) => victims.has(r.urn));
+}
+
 export async function up(opts: UpOptions): Promise<UpResult> {
   const { state } = opts;
   const report = reporter(opts.sink);
@@ -142,7 +201,6 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     events.push(timed);
     report.event(timed);
   };
-  const captured = new Map<string, Captured>();
   const seen = new Set<string>();
   const failures: Error[] = [];
   let inFlight = 0;
@@ -176,30 +234,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   );
   pulumi.runtime.setAllConfig(opts.config);
 
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): MonitorLike }).getMonitor();
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    const refused = req.getCustom() ? unsupportedOptions(req) : [];
-    if (refused.length) {
-      const e = new Error(`the direct runner does not implement the option ${refused.join(", ")} (${req.getName()})`);
-      failures.push(e);
-      throw e;
-    }
-    const propertyDependencies: Record<string, string[]> = {};
-    req.getPropertydependenciesMap().forEach((v, k) => (propertyDependencies[k] = v.getUrnsList()));
-    captured.set(`${req.getType()}::${req.getName()}`, {
-      urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
-      parent: req.getParent(),
-      dependencies: req.getDependenciesList(),
-      raw: req.getObject()?.toJavaScript() ?? {},
-      ignoreChanges: req.getIgnorechangesList(),
-      propertyDependencies,
-      deleteBeforeReplace: req.getDeletebeforereplace(),
-      replaceOnChanges: req.getReplaceonchangesList().map((p) => p.split(/[.[]/)[0]),
-    });
-    return original(req, cb);
-  };
+  const captured = captureRegistrations(failures);
 
   const say = (line: string) => report.log(`${line}\n`);
   const short = (type: string) => type.split(":").pop();
@@ -210,23 +245,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
    * first, dependents before what they depend on; the program's registrations create them again.
    */
   async function replaceDependentsFirst(urn: string) {
-    const victims = new Set<string>([urn]);
-    for (let grew = true; grew;) {
-      grew = false;
-      for (const r of state.all()) {
-        const spec = typeSpec(r.type);
-        if (victims.has(r.urn) || !r.custom || !spec) continue;
-        const keys = Object.entries(r.propertyDependencies ?? {})
-          .filter(([, urns]) => urns.some((u) => victims.has(u)))
-          .map(([k]) => k);
-        if (replacingInputs(spec, r.replaceOnChanges ?? [], keys).length) {
-          victims.add(r.urn);
-          grew = true;
-        }
-      }
-    }
-    victims.delete(urn);
-    const dependents = state.all().filter((r) => victims.has(r.urn));
+    const dependents = dependentsReplacedWith(state, urn);
     for (const r of dependents) replaced.add(r.urn);
     if (!opts.dryRun) await deleteInOrder(dependents, state, emit, report, "replace");
   }
