@@ -91,10 +91,14 @@ describe("day-2 changes", () => {
     }
   });
 
-  it("runs the PATCH /config step on the bootstrap leader's host, with the parameters in its script", () => {
-    const script = JSON.stringify(upload("postgres-dcs-apply-upload").inputs);
-    expect(script).toMatch(/max_wal_senders: 8\\n/);
-    expect(String(run("postgres-dcs-apply").inputs.create)).toMatch(/patroni-dcs\.sh/);
+  it("runs the PATCH /config step on the bootstrap leader's host, the planned patch on its stdin", () => {
+    const apply = run("postgres-dcs-apply");
+    // The declared configuration rides in the command as comment lines, for the preview.
+    expect(String(apply.inputs.create)).toMatch(/patroni-dcs\.sh/);
+    expect(String(apply.inputs.create)).toMatch(/max_wal_senders: 8\n/);
+    expect(apply.propertyDependencies.stdin).toEqual([
+      expect.stringMatching(/DynamicConfigState::postgres-dcs-state$/),
+    ]);
     expect(JSON.stringify(run("postgres-dcs-apply").inputs.connection)).toMatch(/10\.0\.0\.11/);
   });
 });
@@ -176,13 +180,16 @@ describe("secrets", () => {
 
   it("sends passwords only as secret stdin", () => {
     const withStdin = registered.filter((r) => r.inputs.stdin !== undefined && r.name.startsWith("postgres-"));
+    // The DCS patch comes on stdin too: it holds no secret, so it stays readable in a preview.
     expect(withStdin.map((r) => r.name).sort()).toEqual([
+      "postgres-dcs-apply-run",
       "postgres-patroni-pg1-configure-run",
       "postgres-patroni-pg2-configure-run",
       "postgres-patroni-pg3-configure-run",
       "postgres-roles-run",
     ]);
-    for (const r of withStdin) expect(r.secretInputs).toContain("stdin");
+    for (const r of withStdin.filter((x) => x.name !== "postgres-dcs-apply-run"))
+      expect(r.secretInputs).toContain("stdin");
   });
 
   it("keeps SSH credentials secret", () => {
