@@ -18,8 +18,11 @@ export interface DynamicConfigStateInputs {
   live: pulumi.Input<ComparableConfig | null>;
   /** One line per difference with its effect (restart or reload, from `pg_settings.context`). */
   changes: pulumi.Input<string[]>;
-  /** The PATCH /config that repairs them (stable JSON text), computed from the same differences. */
-  patch: pulumi.Input<string>;
+  /**
+   * What the apply step sends: `{"changes": [...], "patch": {...}}` as stable JSON text, the
+   * PATCH /config computed from the same differences as `changes`.
+   */
+  plan: pulumi.Input<string>;
 }
 
 export const DYNAMIC_CONFIG_PROVIDER: pulumi.dynamic.ResourceProvider = {
@@ -32,8 +35,8 @@ export const DYNAMIC_CONFIG_PROVIDER: pulumi.dynamic.ResourceProvider = {
     const appliedAt = new Date().toISOString();
     // Unread, the cluster is being created from the declared configuration (bootstrap.dcs): there
     // is nothing to patch.
-    const patch = inputs.live === null || inputs.live === undefined ? "{}" : inputs.patch;
-    return { id: "dynamic-config", outs: { ...inputs, live: inputs.declared, changes: [], patch, appliedAt } };
+    const plan = inputs.live === null || inputs.live === undefined ? '{"changes":[],"patch":{}}' : inputs.plan;
+    return { id: "dynamic-config", outs: { ...inputs, live: inputs.declared, changes: [], plan, appliedAt } };
   },
   async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
     const appliedAt = new Date().toISOString();
@@ -44,8 +47,8 @@ export const DYNAMIC_CONFIG_PROVIDER: pulumi.dynamic.ResourceProvider = {
 export class DynamicConfigState extends pulumi.dynamic.Resource {
   /** When the declared configuration was last handed to the cluster (changes on every apply). */
   declare readonly appliedAt: pulumi.Output<string>;
-  /** The patch the last apply sends (unchanged while nothing differs, so the step does not run). */
-  declare readonly patch: pulumi.Output<string>;
+  /** What the last apply sends (unchanged while nothing differs, so the step does not run). */
+  declare readonly plan: pulumi.Output<string>;
 
   constructor(name: string, args: DynamicConfigStateInputs, opts?: pulumi.CustomResourceOptions) {
     super(DYNAMIC_CONFIG_PROVIDER, name, { ...args, appliedAt: undefined }, opts, "dcs", "DynamicConfigState");

@@ -56,7 +56,8 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
     const declared = comparableDeclared(declaredConfig);
     const observed = pulumi.unsecret(
       args.superuserPassword.apply(async (password) => {
-        const unread = { live: null, changes: [] as string[], patch: stablePatchText(dcsPatch(null, declaredConfig)) };
+        const planOf = (changes: string[], patch: Record<string, unknown>) => stablePatchText({ changes, patch });
+        const unread = { live: null, changes: [] as string[], plan: planOf([], dcsPatch(null, declaredConfig)) };
         if (process.env.PATRONI_STACK_LIVE === "off") return unread;
         const seen = await observeCluster({
           restUrls: plan.patroni.members.map((m) => m.restUrl),
@@ -76,16 +77,13 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
           return unread;
         }
         const live = comparableLive(seen.config, declared);
-        return {
-          live,
-          changes: describeDifferences(dcsDifferences(live, declared), seen.settings),
-          patch: stablePatchText(dcsPatch(seen.config, declaredConfig)),
-        };
+        const changes = describeDifferences(dcsDifferences(live, declared), seen.settings);
+        return { live, changes, plan: planOf(changes, dcsPatch(seen.config, declaredConfig)) };
       }),
     );
     const state = new DynamicConfigState(
       `${name}-state`,
-      { declared, live: observed.live, changes: observed.changes, patch: observed.patch },
+      { declared, live: observed.live, changes: observed.changes, plan: observed.plan },
       { parent: this, dependsOn: args.members },
     );
     const desired = renderDynamicConfigFile(dcs);
@@ -97,8 +95,9 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
         file: "patroni-dcs.sh",
         shows: desired,
         runsAfter: state.appliedAt,
-        // The patch planned at preview and up, sent as it is (one computation of the diff).
-        stdin: state.patch,
+        // The changes and their patch as planned at preview and up, sent as they are (one
+        // computation of the diff).
+        stdin: state.plan,
         script: renderScript("patroni-dcs", {
           MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
           CONFIG_PATH: PATRONI_CONFIG_PATH,

@@ -135,7 +135,7 @@ export interface UpResult {
  * Record what the SDK sends for each registration (dependencies, options, the raw inputs) before
  * the mock monitor answers it; refuse, before anything runs, an option the runner does not honour.
  */
-function captureRegistrations(failures: Error[]): Map<string, Captured> {
+function captureRegistrations(onFailure: (e: Error) => void): Map<string, Captured> {
   const captured = new Map<string, Captured>();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): MonitorLike }).getMonitor();
@@ -144,7 +144,7 @@ function captureRegistrations(failures: Error[]): Map<string, Captured> {
     const refused = req.getCustom() ? unsupportedOptions(req) : [];
     if (refused.length) {
       const e = new Error(`the direct runner does not implement the option ${refused.join(", ")} (${req.getName()})`);
-      failures.push(e);
+      onFailure(e);
       throw e;
     }
     const propertyDependencies: Record<string, string[]> = {};
@@ -203,6 +203,9 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   };
   const seen = new Set<string>();
   const failures: Error[] = [];
+  /** Resolves at the program's first failure (a resource's or a rejected apply's). */
+  let fail: () => void = () => undefined;
+  const failed = new Promise<void>((resolve) => (fail = resolve));
   let inFlight = 0;
   /** Resources replaced in this run, and those of their dependents that are replaced with them. */
   const replaced = new Set<string>();
@@ -219,6 +222,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
         } catch (e) {
           progress({ phase: "fail", op: "update", type: args.type, name: args.name, message: (e as Error).message });
           failures.push(e as Error);
+          fail();
           throw e;
         } finally {
           inFlight--;
@@ -234,7 +238,10 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   );
   pulumi.runtime.setAllConfig(opts.config);
 
-  const captured = captureRegistrations(failures);
+  const captured = captureRegistrations((e) => {
+    failures.push(e);
+    fail();
+  });
 
   const say = (line: string) => report.log(`${line}\n`);
   const short = (type: string) => type.split(":").pop();
@@ -345,18 +352,23 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   }
 
   const rejections: unknown[] = [];
-  const onRejection = (e: unknown) => rejections.push(e);
+  const onRejection = (e: unknown) => {
+    rejections.push(e);
+    fail();
+  };
   process.on("unhandledRejection", onRejection);
   const program = trackProgram();
   try {
     const exports = program.run(opts.load);
-    // Finished when the SDK counts no registration outstanding and the program no open handle.
-    await program.settled(() => captured.size);
+    // Finished when the SDK counts no registration outstanding and the program no open handle,
+    // or as soon as the program fails (what waits on the failure never registers).
+    const outcome = await program.settled(() => captured.size, failed);
     if (inFlight > 0) throw new Error(`internal: ${inFlight} resource operations still running`);
     if (failures.length > 0) throw failures[0];
     // An error in the program (e.g. thrown inside an `apply`) leaves the resources that wait on it
     // unregistered: nothing may be deleted for it, the run fails as Pulumi's does.
     if (rejections.length > 0) throw rejections[0];
+    if (outcome === "stuck") throw new Error("the program left registrations that can never complete");
     // Resources the program no longer declares are deleted, dependents first.
     const gone = state.all().filter((r) => !seen.has(r.urn) && !replaced.has(r.urn));
     if (opts.dryRun) {

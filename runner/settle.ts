@@ -24,7 +24,7 @@ export interface ProgramTracker {
    * Resolves once no registration and no handle of the program is outstanding, and `activity`
    * (e.g. the number of registrations seen) has stayed the same over two turns of the event loop.
    */
-  settled(activity?: () => number): Promise<void>;
+  settled(activity?: () => number, stop?: Promise<unknown>): Promise<"settled" | "stopped" | "stuck">;
   /** Handles of the program still open (for tests and diagnostics). */
   pending(): number;
   dispose(): void;
@@ -87,25 +87,38 @@ export function trackProgram(): ProgramTracker {
       hook.enable();
       return context.run(mark, fn);
     },
-    async settled(activity = () => 0) {
-      // Two quiet turns in a row: a handle that closes can only start more work in its callback,
-      // which runs (and registers what it registers) before the next turn is reached.
-      let last = -1;
-      for (let quiet = 0; quiet < 2;) {
-        await sdk.waitForRPCs();
-        await turn();
-        const now = activity();
-        const waiting = alive();
-        if (waiting === 0 && now === last) {
-          quiet++;
-        } else if (waiting === 0) {
-          quiet = 0;
-          last = now;
-        } else {
-          last = now;
-          quiet = 0;
-          await new Promise<void>((resolve) => setTimeout(resolve, 10));
+    async settled(activity = () => 0, stop = new Promise<never>(() => undefined)) {
+      // `stop`: the program failed, and the registrations that wait on the failure never finish.
+      // "stuck": Node's event loop ran empty while registrations were still outstanding, so
+      // nothing can finish them (a signal only a process of its own gets).
+      let onEmpty: () => void = () => undefined;
+      const emptied = new Promise<"stuck">((resolve) => (onEmpty = () => resolve("stuck")));
+      process.on("beforeExit", onEmpty);
+      const stopped = stop.then(() => "stopped" as const);
+      try {
+        // Two quiet turns in a row: a handle that closes can only start more work in its callback,
+        // which runs (and registers what it registers) before the next turn is reached.
+        let last = -1;
+        for (let quiet = 0; quiet < 2;) {
+          const waited = await Promise.race([sdk.waitForRPCs().then(() => "done" as const), stopped, emptied]);
+          if (waited !== "done") return waited;
+          await turn();
+          const now = activity();
+          const waiting = alive();
+          if (waiting === 0 && now === last) {
+            quiet++;
+          } else if (waiting === 0) {
+            quiet = 0;
+            last = now;
+          } else {
+            last = now;
+            quiet = 0;
+            await new Promise<void>((resolve) => setTimeout(resolve, 10));
+          }
         }
+        return "settled" as const;
+      } finally {
+        process.off("beforeExit", onEmpty);
       }
     },
     pending: alive,

@@ -1,6 +1,6 @@
-# Send the PATCH /config the program planned (stdin: JSON, `{}` when nothing differs; the diff is
-# computed once, by the program, from the same differences its preview shows), then handle members
-# waiting for a restart as RESTART_POLICY says.
+# Send the PATCH /config the program planned, then handle members waiting for a restart as
+# RESTART_POLICY says. stdin: {"changes": [lines], "patch": {...}} (patch `{}` when nothing
+# differs): the diff is computed once, by the program, from the same differences its preview shows.
 # Variables: MEMBERS CONFIG_PATH RESTART_POLICY LOOP_WAIT TIMEOUT
 # MEMBERS: "name=rest-url" items.
 
@@ -8,7 +8,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 chmod 0700 "$work"
 restapi_auth "$CONFIG_PATH" >"$work/auth"
-cat >"$work/patch.json"
+python3 -c '
+import json, sys
+plan = json.load(sys.stdin)
+for line in plan.get("changes") or []:
+    print("[patroni-stack] change: " + line)
+json.dump(plan.get("patch") or {}, open(sys.argv[1], "w"), sort_keys=True, separators=(",", ":"))' "$work/patch.json"
 
 member_url() {
   local m

@@ -235,11 +235,8 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     const preview = await runStack(stack, "preview");
     expectSucceeded(preview);
     const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
-    expect(planned.sort()).toEqual([
-      "update postgres-dcs-apply-run",
-      "update postgres-dcs-apply-upload",
-      "update postgres-dcs-state",
-    ]);
+    // The step's script is the same: only its planned patch (stdin) and the state change.
+    expect(planned.sort()).toEqual(["update postgres-dcs-apply-run", "update postgres-dcs-state"]);
     // Each change with its live value and what it does, as the server classifies it.
     expect(preview.output).toMatch(
       /postgresql\.parameters\.max_connections: live not set, declared 150: restart \(context postmaster\)/,
@@ -313,7 +310,11 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     );
     const r = await runStack(stack, "up");
     expectSucceeded(r);
-    expect(r.output).toMatch(/change: log_min_duration_statement: 9999 -> \(reset\)/);
+    // The step logs the changes the preview showed, then sends their patch.
+    expect(r.output).toMatch(
+      /change: postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\)/,
+    );
+    expect(r.output).toMatch(/patched through .*"log_min_duration_statement":null/);
     const live = JSON.parse(
       onHost(stack, stack.leader, `curl -s http://${stack.addresses[stack.leader]}:8008/config`),
     ) as {

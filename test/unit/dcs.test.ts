@@ -92,8 +92,11 @@ describe("the apply step (PATCH /config, then restarts)", () => {
       LOOP_WAIT: 0,
       TIMEOUT: 10,
     });
-    const patch = stablePatchText(dcsPatch(live, renderDynamicConfig(s)));
-    const r = spawnSync("bash", ["-c", script], { encoding: "utf8", input: patch });
+    const plan = stablePatchText({
+      changes: ["a change as the preview shows it"],
+      patch: dcsPatch(live, renderDynamicConfig(s)),
+    });
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8", input: plan });
     const log = path.join(dir, "requests.log");
     const requests = fs.existsSync(log)
       ? fs
@@ -125,6 +128,7 @@ describe("the apply step (PATCH /config, then restarts)", () => {
     const r = apply({ parameters: { work_mem: "8MB", max_connections: 200 } });
     expect(r.status).toBe(0);
     expect(r.output).toMatch(/dynamic configuration patched through/);
+    expect(r.output).toMatch(/\[patroni-stack\] change: a change as the preview shows it/);
     expect(r.requests[0]).toEqual({
       method: "PATCH",
       member: "pg1",

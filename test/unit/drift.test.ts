@@ -224,10 +224,11 @@ describe("the dynamic provider's plan", () => {
   });
 
   it("sends no patch to a cluster it creates, one to a running cluster it adopts", async () => {
-    const created = await provider.create({ declared: d, live: null, changes: [], patch: '{"ttl":20}' });
-    expect(created.outs?.patch).toBe("{}");
-    const adopted = await provider.create({ declared: d, live: d, changes: [], patch: '{"ttl":20}' });
-    expect(adopted.outs?.patch).toBe('{"ttl":20}');
+    const plan = '{"changes":["ttl: live 45, declared 20"],"patch":{"ttl":20}}';
+    const created = await provider.create({ declared: d, live: null, changes: [], plan });
+    expect(JSON.parse(String(created.outs?.plan))).toEqual({ changes: [], patch: {} });
+    const adopted = await provider.create({ declared: d, live: d, changes: [], plan });
+    expect(adopted.outs?.plan).toBe(plan);
   });
 
   it("records the cluster as repaired after an up, with a new appliedAt", async () => {

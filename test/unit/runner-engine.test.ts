@@ -32,6 +32,7 @@ describe("the direct runner refuses what it does not implement", () => {
     ["type", /cannot create random:index\/randomString:RandomString \(s\)/],
     ["input", /does not implement the input internal of docker:index\/network:Network \(n\)/],
     ["option", /does not implement the option protect \(b\)/],
+    ["apply", /error: .*the program refused its input/],
   ])("a resource %s", (which, message) => {
     const r = up(which);
     expect(r.status).toBe(1);
