@@ -84,6 +84,11 @@ declared() {
   for url in "${DECLARED_PEER_URLS[@]}"; do [ "$url" != "$1" ] || return 0; done
   return 1
 }
+# Remove a member; succeeds once the member list no longer has it.
+remove_member() {
+  etcdctl --endpoints="$CLIENT_URL" member remove "$1" >/dev/null 2>&1 || true
+  ! etcdctl --endpoints="$CLIENT_URL" member list -w simple | awk -F', ' '{print $1}' | grep -qx "$1"
+}
 all_declared_healthy() { etcdctl --endpoints="$(IFS=,; echo "${CLIENT_URL}${PEERS[*]:+,${PEERS[*]}}")" endpoint health; }
 if [ "$PRUNE" = true ]; then
   while IFS= read -r entry; do
@@ -93,6 +98,7 @@ if [ "$PRUNE" = true ]; then
     if [ -z "$id" ] || declared "$peer_url"; then continue; fi
     wait_until "$TIMEOUT" "every listed etcd member to be healthy before removing $name" all_declared_healthy
     log "removing etcd member ${name:-$peer_url} ($id): roles.etcd no longer lists it"
-    etcdctl --endpoints="$CLIENT_URL" member remove "$id" >/dev/null || log "etcd member $id was already gone"
+    # etcd refuses a removal while it still settles the previous change: try until it is gone.
+    wait_until "$TIMEOUT" "etcd to remove member ${name:-$peer_url} ($id)" remove_member "$id"
   done < <(etcdctl --endpoints="$CLIENT_URL" member list -w simple)
 fi

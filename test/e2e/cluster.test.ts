@@ -279,7 +279,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     editConfig(stack, "postgresql", { parameters });
     const back = await runStack(stack, "up");
     expectSucceeded(back);
-    expect(back.output).toMatch(/change: max_connections: 150 -> \(reset\)/);
+    expect(back.output).toMatch(/change: postgresql\.parameters\.max_connections: live 150, declared not set/);
     for (const member of members.map((m) => m.Member)) {
       const show = onHost(
         stack,

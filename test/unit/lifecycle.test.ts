@@ -166,12 +166,14 @@ describe("etcd-start", () => {
     PRUNE: prune,
     DECLARED_PEER_URLS: ["http://10.0.0.11:2380", "http://10.0.0.12:2380", "http://10.0.0.13:2380"],
   });
-  // A running cluster of four registered members, pg4 no longer listed.
+  // A running cluster of four registered members, pg4 no longer listed; a removed member leaves
+  // the list.
   const registered = () =>
     stub(
       "etcdctl",
       `case "$*" in
-        *"member list"*) printf '%s\\n' "1111, started, pg1, http://10.0.0.11:2380, http://10.0.0.11:2379, false" "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" "3333, started, pg3, http://10.0.0.13:2380, http://10.0.0.13:2379, false" "4444, started, pg4, http://10.0.0.14:2380, http://10.0.0.14:2379, false" ;;
+        *"member remove"*) echo "\${@: -1}" >> "${dir}/removed" ;;
+        *"member list"*) printf '%s\\n' "1111, started, pg1, http://10.0.0.11:2380, http://10.0.0.11:2379, false" "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" "3333, started, pg3, http://10.0.0.13:2380, http://10.0.0.13:2379, false" "4444, started, pg4, http://10.0.0.14:2380, http://10.0.0.14:2379, false" | grep -v -F -f <(cat "${dir}/removed" 2>/dev/null; echo "no-such-id") ;;
       esac`,
     );
 
