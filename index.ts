@@ -9,7 +9,7 @@ import { sshConnection } from "./components/hostAccess";
 import { LocalHosts } from "./components/LocalHosts";
 import { PatroniCluster } from "./components/PatroniCluster";
 
-const { settings, sshPrivateKey, sshPassword } = readStackConfig();
+const { settings, sshPrivateKey, sshPassword, s3Keys } = readStackConfig();
 const plan = planCluster(settings);
 const stack = pulumi.getStack();
 
@@ -28,6 +28,11 @@ const hosts =
 const cluster = new PatroniCluster(settings.cluster.scope, {
   plan,
   hosts,
+  s3Keys:
+    s3Keys &&
+    pulumi.secret(
+      pulumi.all([s3Keys.accessKey, s3Keys.secretKey]).apply(([accessKey, secretKey]) => ({ accessKey, secretKey })),
+    ),
 });
 
 export const readWriteUrl = cluster.readWriteUrl;
@@ -41,4 +46,5 @@ export const userPasswords = cluster.userPasswords;
 export const leader = plan.patroni.leader.name;
 export const members = plan.patroni.members.map((m) => ({ name: m.name, address: m.host.address, role: m.role }));
 export const etcdMembers = plan.etcd.members.map((m) => ({ name: m.name, clientUrl: m.clientUrl }));
+export const backupHost = plan.backup?.host.name;
 export const sshPrivateKeyLocal = local?.privateKey;

@@ -4,7 +4,8 @@
  * (endpoints, ports, SSH target, the local mode folded in), so nothing downstream reaches back
  * into the settings. Unit tests check it without Pulumi.
  */
-import { BASE_PARAMETERS, HostSettings, ResolvedSettings } from "./settings";
+import { BASE_PARAMETERS, BackupSettings, HostSettings, ResolvedSettings } from "./settings";
+import { archiveParameters, BACKUP_PACKAGES, recoveryConf } from "./configs/pgbackrest";
 
 export interface SshEndpoint {
   host: string;
@@ -87,6 +88,8 @@ export interface DcsSpec {
   usePgRewind: boolean;
   /** PostgreSQL parameters, the stack's defaults merged with the config's. */
   parameters: Record<string, string | number | boolean>;
+  /** Patroni's `postgresql.recovery_conf` (the repository's restore_command when backups are on). */
+  recoveryConf: Record<string, string>;
   restartPolicy: "rolling" | "manual";
 }
 
@@ -102,6 +105,30 @@ export interface VipSpec {
   packages: Packages;
   /** Every router with its VRRP priority (higher wins an election). */
   routers: { name: string; address: string; priority: number }[];
+}
+
+/** A database member as the repository host reaches it (pgBackRest's `pgN-*`). */
+export interface BackupMemberSpec {
+  name: string;
+  address: string;
+  port: number;
+  dataDir: string;
+}
+
+/** pgBackRest: the repository host, its repository, and the members that archive to it. */
+export interface BackupSpec {
+  host: HostSpec;
+  /** pgBackRest's stanza: the cluster's scope. */
+  stanza: string;
+  repository: BackupSettings["repository"];
+  retention: BackupSettings["retention"];
+  schedule: BackupSettings["schedule"];
+  archivePushQueueMax: string;
+  compress: BackupSettings["compress"];
+  /** `backup.onDestroy: purge`: destroy deletes the repository. */
+  purge: boolean;
+  members: BackupMemberSpec[];
+  packages: Packages;
 }
 
 export interface ClusterPlan {
@@ -145,6 +172,8 @@ export interface ClusterPlan {
   haproxy: HaproxySettings;
   client: ClientEndpoint;
   vip?: VipSpec;
+  /** Backups and WAL archiving, when `roles.backup` names a repository host. */
+  backup?: BackupSpec;
 }
 
 /** The prefix of a local stack's Docker objects (its network, and its containers' names). */
@@ -175,6 +204,8 @@ export function planHost(h: HostSettings, index: number, local?: ResolvedSetting
 
 export function planDcs(settings: ResolvedSettings): DcsSpec {
   const p = settings.patroni;
+  const b = settings.backup;
+  const stanza = settings.cluster.scope;
   return {
     ttl: p.ttl,
     loopWait: p.loopWait,
@@ -183,7 +214,12 @@ export function planDcs(settings: ResolvedSettings): DcsSpec {
     synchronousMode: p.synchronousMode,
     failsafeMode: p.failsafeMode,
     usePgRewind: p.usePgRewind,
-    parameters: { ...BASE_PARAMETERS, ...settings.postgresql.parameters },
+    parameters: {
+      ...BASE_PARAMETERS,
+      ...settings.postgresql.parameters,
+      ...(b ? archiveParameters(stanza, b.archiveTimeout) : {}),
+    },
+    recoveryConf: b ? recoveryConf(stanza) : {},
     restartPolicy: settings.postgresql.restartPolicy,
   };
 }
@@ -244,7 +280,11 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     debian: [...postgresql.packages.debian, ...patroni.packages.debian],
     rhel: [...postgresql.packages.rhel, ...patroni.packages.rhel],
   };
+  const backupHost = settings.roles.backup?.[0];
   const rolePackages = (host: HostSpec): Packages[] => [
+    ...(backupHost && (host.name === backupHost || patroniMembers.some((m) => m.host === host))
+      ? [BACKUP_PACKAGES]
+      : []),
     ...(members.some((m) => m.host === host) ? [etcd.packages] : []),
     ...(patroniMembers.some((m) => m.host === host) ? [pgPackages] : []),
     ...(routers.some((r) => r.host === host) ? [haproxy.packages, vipPackages] : []),
@@ -256,6 +296,28 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       return { host, packages: { debian: union(roles.map((r) => r.debian)), rhel: union(roles.map((r) => r.rhel)) } };
     })
     .filter((h) => h.packages.debian.length + h.packages.rhel.length > 0);
+
+  const b = settings.backup;
+  const backup: BackupSpec | undefined =
+    b && backupHost
+      ? {
+          host: lookup(backupHost),
+          stanza: settings.cluster.scope,
+          repository: b.repository,
+          retention: b.retention,
+          schedule: b.schedule,
+          archivePushQueueMax: b.archivePushQueueMax,
+          compress: b.compress,
+          purge: b.onDestroy === "purge",
+          members: patroniMembers.map((m) => ({
+            name: m.name,
+            address: m.postgres.address,
+            port: m.postgres.port,
+            dataDir: postgresql.dataDir,
+          })),
+          packages: BACKUP_PACKAGES,
+        }
+      : undefined;
 
   return {
     hosts,
@@ -290,5 +352,6 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       ...haproxy.vip,
       routers: routers.map((r, i) => ({ name: r.name, address: r.host.address, priority: 150 - 10 * i })),
     },
+    backup,
   };
 }

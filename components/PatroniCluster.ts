@@ -16,11 +16,17 @@ import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
 import { PatroniNode } from "./PatroniNode";
 import { RemoteScript } from "./RemoteScript";
 import { RouterVip } from "./RouterVip";
+import { BackupRepository } from "./BackupRepository";
+import { MemberBackupArgs } from "./PatroniNode";
+import { ed25519KeyPair, SshKeyPair } from "./sshKey";
+import { S3Keys } from "../configs/pgbackrest";
 
 export interface PatroniClusterArgs {
   plan: ClusterPlan;
   /** How to reach each host, by host name. */
   hosts: Record<string, HostAccess>;
+  /** The S3 repository's keys (`backup.repository.type: s3`). */
+  s3Keys?: pulumi.Output<S3Keys>;
 }
 
 export class PatroniCluster extends pulumi.ComponentResource {
@@ -29,6 +35,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
   readonly replicas: PatroniNode[];
   readonly routers: HaproxyRouter[];
   readonly vips: RouterVip[];
+  readonly backup?: BackupRepository;
   readonly readWriteUrl: pulumi.Output<string>;
   readonly readOnlyUrl: pulumi.Output<string>;
   readonly statsUrl: string;
@@ -93,18 +100,34 @@ export class PatroniCluster extends pulumi.ComponentResource {
       );
     }
 
+    // The backup's SSH keys: one for the members' postgres user, one for the repository's user.
+    const backupSpec = plan.backup;
+    const backupKeys = backupSpec
+      ? { member: this.sshKey("backup-member-key"), repository: this.sshKey("backup-repository-key") }
+      : undefined;
+    const memberBackup: MemberBackupArgs | undefined =
+      backupSpec && backupKeys
+        ? {
+            spec: backupSpec,
+            memberKey: backupKeys.member,
+            repositoryPublicKey: backupKeys.repository.apply((k) => k.publicKey),
+            s3Keys: args.s3Keys,
+            repositoryIdentity: args.hosts[backupSpec.host.name]?.identity,
+          }
+        : undefined;
+
     // Installs and configs run in parallel everywhere; only the starts are ordered.
     const patroniNode = (member: PatroniMemberSpec, startAfter: pulumi.Resource[]) =>
       new PatroniNode(
         `${name}-patroni-${member.name}`,
-        { member, plan, access: this.access(member.host.name), secrets, startAfter },
+        { member, plan, access: this.access(member.host.name), secrets, startAfter, backup: memberBackup },
         { parent: this },
       );
     const leader = patroniNode(plan.patroni.leader, etcdNodes);
     const replicas = plan.patroni.replicas.map((m) => patroniNode(m, [leader]));
 
     // Day-2 parameter and DCS changes, once every member is up.
-    new PatroniDynamicConfig(
+    const dcs = new PatroniDynamicConfig(
       `${name}-dcs`,
       {
         plan,
@@ -115,6 +138,25 @@ export class PatroniCluster extends pulumi.ComponentResource {
       { parent: this },
     );
     const userPasswords = this.roles(secrets, leader);
+
+    // The stanza once the leader archives with the declared parameters (a running cluster that
+    // turns archiving on restarts through the DCS step first).
+    const backup =
+      backupSpec && backupKeys
+        ? new BackupRepository(
+            `${name}-backup`,
+            {
+              spec: backupSpec,
+              access: this.access(backupSpec.host.name),
+              repositoryKey: backupKeys.repository,
+              memberPublicKey: backupKeys.member.apply((k) => k.publicKey),
+              s3Keys: args.s3Keys,
+              memberIdentities: this.identities(backupSpec.members.map((m) => m.name)),
+              stanzaAfter: [leader, dcs, ...[leader, ...replicas].flatMap((n) => (n.backupStep ? [n.backupStep] : []))],
+            },
+            { parent: this },
+          )
+        : undefined;
 
     const routers = plan.routers.map(
       (router) =>
@@ -150,6 +192,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
     this.replicas = replicas;
     this.routers = routers;
     this.vips = vips;
+    this.backup = backup;
     if (vip) {
       this.readWriteUrl = url(vip.address, h.readWritePort);
       this.readOnlyUrl = url(vip.address, h.readOnlyPort);
@@ -179,6 +222,23 @@ export class PatroniCluster extends pulumi.ComponentResource {
     const found = this.hostAccess[host] ?? this.args.hosts[host];
     if (!found) throw new Error(`no SSH connection for host '${host}'`);
     return found;
+  }
+
+  /** The identities of hosts that have one (local containers), joined: changes when one is replaced. */
+  private identities(hosts: string[]): pulumi.Output<string> | undefined {
+    const ids = hosts.flatMap((h) => {
+      const id = this.args.hosts[h]?.identity;
+      return id === undefined ? [] : [id];
+    });
+    return ids.length ? pulumi.all(ids).apply((xs) => xs.join(",")) : undefined;
+  }
+
+  /** An ed25519 key pair from 32 random bytes kept (secret) in the stack's state. */
+  private sshKey(purpose: string): pulumi.Output<SshKeyPair> {
+    const seed = new random.RandomBytes(`${this.clusterName}-${purpose}-seed`, { length: 32 }, { parent: this });
+    return pulumi.secret(
+      seed.base64.apply((b64) => ed25519KeyPair(Buffer.from(b64, "base64"), "patroni-stack-backup")),
+    );
   }
 
   private password(purpose: string): pulumi.Output<string> {

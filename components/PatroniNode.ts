@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterPlan, PatroniMemberSpec } from "../plan";
+import { BackupSpec, ClusterPlan, PatroniMemberSpec } from "../plan";
 import {
   PATRONI_CONFIG_PATH,
   PatroniSecrets,
@@ -15,10 +15,19 @@ import {
   renderPatroniConfig,
   SOCKET_DIR,
 } from "../configs/patroni";
+import {
+  LOG_PATH as PGBACKREST_LOG_PATH,
+  PGBACKREST_CONFIG_PATH,
+  PGBACKREST_LEGACY_CONFIG_PATH,
+  renderMemberConfig,
+  S3Keys,
+  SPOOL_PATH,
+} from "../configs/pgbackrest";
 import { renderPatroniUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
 import { boundTo, HostAccess } from "./hostAccess";
 import { lifecycleSteps } from "./RemoteScript";
+import { SshKeyPair } from "./sshKey";
 
 /** Stand-ins for the passwords in the preview's copy of patroni.yml. */
 const HIDDEN_SECRETS: PatroniSecrets = {
@@ -27,6 +36,17 @@ const HIDDEN_SECRETS: PatroniSecrets = {
   rewind: "(secret)",
   restApi: "(secret)",
 };
+
+/** A member's side of the backup: its pgbackrest.conf and its SSH trust with the repository host. */
+export interface MemberBackupArgs {
+  spec: BackupSpec;
+  /** The postgres user's key (the same on every member), and the repository user's public key. */
+  memberKey: pulumi.Output<SshKeyPair>;
+  repositoryPublicKey: pulumi.Output<string>;
+  s3Keys?: pulumi.Output<S3Keys>;
+  /** Changes when the repository host is replaced: its host key is scanned again. */
+  repositoryIdentity?: pulumi.Input<string>;
+}
 
 export interface PatroniNodeArgs {
   member: PatroniMemberSpec;
@@ -37,10 +57,14 @@ export interface PatroniNodeArgs {
   startAfter?: pulumi.Resource[];
   /** Seconds to wait for the member's role. */
   timeout?: number;
+  /** WAL archiving and replicas restored from the repository, when the stack has backups. */
+  backup?: MemberBackupArgs;
 }
 
 export class PatroniNode extends pulumi.ComponentResource {
   readonly memberName: string;
+  /** The member's pgBackRest step (the stanza waits for every member's). */
+  readonly backupStep?: pulumi.Resource;
   readonly role: "leader" | "replica";
   readonly restUrl: string;
 
@@ -85,11 +109,41 @@ export class PatroniNode extends pulumi.ComponentResource {
           BOOTSTRAP_PATH: bootstrapPath,
           UNIT: renderPatroniUnit(PATRONI_CONFIG_PATH),
         }),
-        shows: renderPatroniConfig(member, plan.patroni, HIDDEN_SECRETS),
-        stdin: pulumi.secret(args.secrets.apply((s) => renderPatroniConfig(member, plan.patroni, s))),
+        shows: renderPatroniConfig(member, plan.patroni, HIDDEN_SECRETS, args.backup?.spec),
+        stdin: pulumi.secret(
+          args.secrets.apply((s) => renderPatroniConfig(member, plan.patroni, s, args.backup?.spec)),
+        ),
       },
       [install, bootstrap],
     );
+    const backup = args.backup;
+    const backupStep = backup
+      ? steps(
+          "pgbackrest",
+          {
+            file: "pgbackrest-member.sh",
+            script: renderScript("pgbackrest-member", {
+              REPO_HOST: backup.spec.host.address,
+              CONFIG_PATH: PGBACKREST_CONFIG_PATH,
+              LEGACY_CONFIG_PATH: PGBACKREST_LEGACY_CONFIG_PATH,
+              SPOOL_PATH,
+              LOG_PATH: PGBACKREST_LOG_PATH,
+            }),
+            shows: renderMemberConfig(backup.spec, member.name),
+            runsAfter: backup.repositoryIdentity,
+            stdin: pulumi.secret(
+              pulumi.all([backup.memberKey, backup.repositoryPublicKey, backup.s3Keys]).apply(([key, peer, s3]) =>
+                JSON.stringify({
+                  privateKey: key.privateKeyPem,
+                  peerPublicKey: peer,
+                  config: renderMemberConfig(backup.spec, member.name, s3),
+                }),
+              ),
+            ),
+          },
+          [install],
+        )
+      : undefined;
     const start = steps(
       "start",
       {
@@ -103,7 +157,7 @@ export class PatroniNode extends pulumi.ComponentResource {
           TIMEOUT: args.timeout ?? 300,
         }),
       },
-      [configure, ...(args.startAfter ?? [])],
+      [configure, ...(backupStep ? [backupStep] : []), ...(args.startAfter ?? [])],
     );
     steps(
       "stop",
@@ -125,6 +179,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     );
 
     this.memberName = member.name;
+    this.backupStep = backupStep;
     this.role = member.role;
     this.restUrl = restUrl;
     this.registerOutputs({ memberName: this.memberName, role: this.role, restUrl });

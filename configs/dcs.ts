@@ -20,6 +20,8 @@ export interface DynamicConfig {
     use_pg_rewind: boolean;
     use_slots: boolean;
     parameters: Record<string, ParameterValue>;
+    /** Recovery settings of replicas and of recovery (restore_command): absent when none. */
+    recovery_conf?: Record<string, string>;
   };
 }
 
@@ -39,6 +41,7 @@ export function renderDynamicConfig(p: DcsSpec): DynamicConfig {
       use_pg_rewind: p.usePgRewind,
       use_slots: true,
       parameters: sortedRecord(p.parameters),
+      ...(Object.keys(p.recoveryConf).length > 0 ? { recovery_conf: sortedRecord(p.recoveryConf) } : {}),
     },
   };
 }

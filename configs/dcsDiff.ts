@@ -43,6 +43,9 @@ export function normalizeValue(v: unknown): string {
 const sorted = (r: Record<string, string>) =>
   Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
 
+/** The settings path of Patroni's `postgresql.recovery_conf` entries (compared verbatim: commands). */
+const RECOVERY = "postgresql.recovery_conf.";
+
 /** The declared configuration in its comparable form. */
 export function comparableDeclared(declared: DynamicConfig): ComparableConfig {
   const { postgresql, ...top } = declared;
@@ -50,6 +53,7 @@ export function comparableDeclared(declared: DynamicConfig): ComparableConfig {
   for (const [k, v] of Object.entries(top)) settings[k] = normalizeValue(v);
   settings["postgresql.use_pg_rewind"] = normalizeValue(postgresql.use_pg_rewind);
   settings["postgresql.use_slots"] = normalizeValue(postgresql.use_slots);
+  for (const [k, v] of Object.entries(postgresql.recovery_conf ?? {})) settings[`${RECOVERY}${k}`] = v;
   const parameters: Record<string, string> = {};
   for (const [k, v] of Object.entries(postgresql.parameters)) parameters[k.toLowerCase()] = normalizeValue(v);
   return { settings: sorted(settings), parameters: sorted(parameters) };
@@ -63,8 +67,13 @@ export function comparableLive(live: Record<string, unknown>, declared: Comparab
   const pg = (live.postgresql ?? {}) as Record<string, unknown>;
   const settings: Record<string, string> = {};
   for (const key of Object.keys(declared.settings)) {
+    if (key.startsWith(RECOVERY)) continue;
     const value = key.startsWith("postgresql.") ? pg[key.slice("postgresql.".length)] : live[key];
     if (value !== undefined && value !== null) settings[key] = normalizeValue(value);
+  }
+  // Every recovery setting the cluster holds: one the stack does not declare is drift too.
+  for (const [k, v] of Object.entries((pg.recovery_conf ?? {}) as Record<string, unknown>)) {
+    if (v !== undefined && v !== null) settings[`${RECOVERY}${k}`] = String(v);
   }
   const parameters: Record<string, string> = {};
   for (const [k, v] of Object.entries((pg.parameters ?? {}) as Record<string, unknown>)) {
@@ -191,7 +200,12 @@ export function dcsPatch(live: Record<string, unknown> | null, declared: Dynamic
   const patch: Record<string, unknown> = {};
   const pg: Record<string, unknown> = {};
   const parameters: Record<string, ParameterValue | null> = {};
+  const recovery: Record<string, string | null> = {};
   for (const d of differences) {
+    if (d.path.startsWith(RECOVERY)) {
+      recovery[d.path.slice(RECOVERY.length)] = d.declared ?? null;
+      continue;
+    }
     if (d.path.startsWith("postgresql.parameters.")) {
       const lower = d.path.slice("postgresql.parameters.".length);
       const name = spelled(lower, Object.keys(postgresql.parameters));
@@ -205,6 +219,7 @@ export function dcsPatch(live: Record<string, unknown> | null, declared: Dynamic
     }
   }
   if (Object.keys(parameters).length > 0) pg.parameters = parameters;
+  if (Object.keys(recovery).length > 0) pg.recovery_conf = recovery;
   if (Object.keys(pg).length > 0) patch.postgresql = pg;
   return patch;
 }

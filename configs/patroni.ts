@@ -5,8 +5,9 @@
  * dynamic configuration go through `PATCH /config` instead (see ./dcs.ts).
  */
 import { stringify } from "yaml";
-import { ClusterPlan, PatroniMemberSpec } from "../plan";
+import { BackupSpec, ClusterPlan, PatroniMemberSpec } from "../plan";
 import { renderDynamicConfig } from "./dcs";
+import { replicaMethods } from "./pgbackrest";
 
 /** What every member's patroni.yml shares (a part of the plan). */
 export type PatroniClusterSpec = Pick<
@@ -54,6 +55,7 @@ export function renderPatroniConfig(
   member: PatroniMemberSpec,
   cluster: PatroniClusterSpec,
   secrets: PatroniSecrets,
+  backup?: Pick<BackupSpec, "stanza">,
 ): string {
   const rest = new URL(member.restUrl).host;
   const { address, port } = member.postgres;
@@ -80,6 +82,7 @@ export function renderPatroniConfig(
       },
       parameters: { unix_socket_directories: SOCKET_DIR },
       pg_hba: renderPgHba(cluster),
+      ...(backup ? replicaMethods(backup, cluster.dataDir) : {}),
     },
     tags: member.host.tags,
   };

@@ -6,13 +6,23 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Credentials, validateSettings } from "./validate";
-import { parseSettings, postgresPackages, Problem, Settings } from "./schema";
+import { BackupSettings, backupShape, parseSettings, postgresPackages, Problem, Settings } from "./schema";
 
 export * from "./schema";
 export { Credentials, validateSettings } from "./validate";
 
 /** The keys of `Pulumi.<stack>.yaml` (namespace `patroni-stack`) other than the SSH secrets. */
-export const CONFIG_KEYS = ["hosts", "roles", "cluster", "postgresql", "patroni", "etcd", "haproxy", "local"] as const;
+export const CONFIG_KEYS = [
+  "hosts",
+  "roles",
+  "cluster",
+  "postgresql",
+  "patroni",
+  "etcd",
+  "haproxy",
+  "backup",
+  "local",
+] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {
@@ -31,6 +41,8 @@ export interface ResolvedSettings extends Settings {
     packages: { debian: string[]; rhel: string[] };
   };
   etcd: Settings["etcd"] & { token: string };
+  /** Present exactly when `roles.backup` names a repository host (defaults filled in). */
+  backup?: BackupSettings;
 }
 
 /** Check the raw config values and fill in defaults; throws one ConfigError listing every problem. */
@@ -49,6 +61,7 @@ export function resolveSettings(raw: unknown, creds: Credentials): ResolvedSetti
       packages: { debian: pg.packages.debian ?? pkgs.debian, rhel: pg.packages.rhel ?? pkgs.rhel },
     },
     etcd: { ...settings.etcd, token: settings.etcd.token ?? `${settings.cluster.scope}-etcd` },
+    backup: settings.roles.backup?.length ? (settings.backup ?? backupShape.parse({})) : undefined,
   };
 }
 
@@ -56,6 +69,8 @@ export interface StackConfig {
   settings: ResolvedSettings;
   sshPrivateKey?: pulumi.Output<string>;
   sshPassword?: pulumi.Output<string>;
+  /** The S3 repository's keys (`backup.repository.type: s3`). */
+  s3Keys?: { accessKey: pulumi.Output<string>; secretKey: pulumi.Output<string> };
 }
 
 /** Read `patroni-stack:*` from the current stack. */
@@ -68,6 +83,9 @@ export function readStackConfig(): StackConfig {
   }
   const sshPrivateKey = cfg.getSecret("sshPrivateKey");
   const sshPassword = cfg.getSecret("sshPassword");
-  const settings = resolveSettings(raw, { privateKey: !!sshPrivateKey, password: !!sshPassword });
-  return { settings, sshPrivateKey, sshPassword };
+  const accessKey = cfg.getSecret("backupS3AccessKey");
+  const secretKey = cfg.getSecret("backupS3SecretKey");
+  const s3Keys = accessKey && secretKey ? { accessKey, secretKey } : undefined;
+  const settings = resolveSettings(raw, { privateKey: !!sshPrivateKey, password: !!sshPassword, s3Keys: !!s3Keys });
+  return { settings, sshPrivateKey, sshPassword, s3Keys };
 }

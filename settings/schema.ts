@@ -56,6 +56,8 @@ const roles = z.strictObject({
   /** The first host is the bootstrap leader. */
   patroni: z.array(z.string()).min(1, "needs at least one host"),
   haproxy: z.array(z.string()).min(1, "needs at least one host"),
+  /** The pgBackRest repository host (one): backups and WAL archiving are on when it is set. */
+  backup: z.array(z.string()).max(1, "takes one host: the repository host").optional(),
 });
 
 const user = z.strictObject({
@@ -63,6 +65,61 @@ const user = z.strictObject({
   options: z
     .array(z.enum(["createrole", "createdb", "login", "replication", "bypassrls", "superuser"]))
     .default(["login"]),
+});
+
+/** Continuous WAL archiving, scheduled backups and point-in-time recovery (pgBackRest). */
+export const backupShape = z.strictObject({
+  repository: z
+    .strictObject({
+      /**
+       * `host`: the repository lives on the `roles.backup` host, on its disk. `s3`: in an
+       * S3-compatible bucket, reached by the backup host and every member.
+       */
+      type: z.enum(["host", "s3"]).default("host"),
+      /** The repository's directory on the backup host, or its prefix in the bucket. */
+      path: absPath.default("/var/lib/pgbackrest"),
+      s3: z
+        .strictObject({
+          bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
+          endpoint: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name or host:port, without https://"),
+          region: z.string().min(1).default("us-east-1"),
+          uriStyle: z.enum(["host", "path"]).default("host"),
+          verifyTls: z.boolean().default(true),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      /** Full backups kept (with the WAL they need); older ones expire. */
+      full: z.number().int().min(1, "must be at least 1: a repository keeps one full backup or more").default(2),
+      /** Differential backups kept per full backup. */
+      diff: z.number().int().min(1, "must be at least 1").default(6),
+    })
+    .prefault({}),
+  /** systemd calendar events (`OnCalendar=`) of the backup host's timers. */
+  schedule: z
+    .strictObject({
+      full: z.string().min(1).default("Sun *-*-* 01:00:00"),
+      diff: z.string().min(1).default("Mon..Sat *-*-* 01:00:00"),
+      incr: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** Seconds after which a WAL segment with any write in it is archived (the RPO under low traffic). */
+  archiveTimeout: z.number().int().min(1).max(86400).default(60),
+  /**
+   * The WAL a member queues for an unreachable repository before it drops the oldest (and
+   * reports the gap) rather than fill its disk.
+   */
+  archivePushQueueMax: z
+    .string()
+    .regex(/^\d+(KiB|MiB|GiB|TiB)$/, "must be a size such as 512MiB or 4GiB")
+    .default("1GiB"),
+  compress: z.enum(["zst", "lz4", "gz", "none"]).default("zst"),
+  /** What destroy does with the repository: keep it (the default) or delete it. */
+  onDestroy: z.enum(["keep", "purge"]).default("keep"),
+  /** Let the backup host be a Patroni member too (its repository is lost with that member). */
+  allowMemberHost: z.boolean().default(false),
 });
 
 const shape = z.strictObject({
@@ -178,6 +235,8 @@ const shape = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  /** Continuous WAL archiving, scheduled backups and point-in-time recovery (pgBackRest). */
+  backup: backupShape.optional(),
   /** Present only on stacks whose hosts are local Docker containers. */
   local: z
     .strictObject({
@@ -257,6 +316,7 @@ export type Settings = z.output<typeof settingsSchema>;
 export type HostSettings = Settings["hosts"][number];
 export type UserSettings = Settings["postgresql"]["users"][number];
 export type OsFamily = "debian" | "rhel";
+export type BackupSettings = NonNullable<Settings["backup"]>;
 
 /** Package names per OS family for a PostgreSQL major version (the distro's or PGDG's naming). */
 export function postgresPackages(version: number): Record<OsFamily, string[]> {

@@ -3,12 +3,15 @@
  * Every rule adds to one list so that a user sees all problems in one run.
  */
 import { Problem, Settings } from "./schema";
+import { calendarProblem } from "./calendar";
 
 export interface Credentials {
   /** `patroni-stack:sshPrivateKey` is set (as a secret). */
   privateKey: boolean;
   /** `patroni-stack:sshPassword` is set (as a secret). */
   password: boolean;
+  /** `patroni-stack:backupS3AccessKey` and `backupS3SecretKey` are both set (as secrets). */
+  s3Keys?: boolean;
 }
 
 type Rule = (s: Settings, creds: Credentials) => Problem[];
@@ -29,8 +32,8 @@ const uniqueHosts: Rule = (s) => [
 const knownRoleHosts: Rule = (s) => {
   const names = new Set(s.hosts.map((h) => h.name));
   const problems: Problem[] = [];
-  for (const role of ["etcd", "patroni", "haproxy"] as const) {
-    s.roles[role].forEach((h, i) => {
+  for (const role of ["etcd", "patroni", "haproxy", "backup"] as const) {
+    (s.roles[role] ?? []).forEach((h, i) => {
       if (!names.has(h)) {
         problems.push({
           key: `patroni-stack:roles.${role}[${i}]`,
@@ -38,7 +41,7 @@ const knownRoleHosts: Rule = (s) => {
         });
       }
     });
-    for (const d of duplicates(s.roles[role])) {
+    for (const d of duplicates(s.roles[role] ?? [])) {
       problems.push({ key: `patroni-stack:roles.${role}`, message: `host '${d}' is listed twice` });
     }
   }
@@ -196,13 +199,85 @@ const MANAGED_PARAMETERS: Record<string, string> = {
   hot_standby: "Patroni requires it on; remove it",
 };
 
-const managedParameters: Rule = (s) =>
-  Object.keys(s.postgresql.parameters)
+/** With a repository host, archiving is the stack's (backup.archiveTimeout sets the timeout). */
+const ARCHIVE_PARAMETERS: Record<string, string> = {
+  archive_mode: "remove it: backups keep it on",
+  archive_command: "remove it: the stack archives to its pgBackRest repository",
+  archive_timeout: "set backup.archiveTimeout instead",
+  restore_command: "remove it: the stack restores WAL from its pgBackRest repository",
+};
+
+const managedParameters: Rule = (s) => [
+  ...Object.keys(s.postgresql.parameters)
     .filter((p) => p in MANAGED_PARAMETERS)
     .map((p) => ({
       key: `patroni-stack:postgresql.parameters.${p}`,
       message: `is managed per member, not through the dynamic configuration: ${MANAGED_PARAMETERS[p]}`,
-    }));
+    })),
+  ...Object.keys(s.postgresql.parameters)
+    .filter((p) => s.roles.backup?.length && p in ARCHIVE_PARAMETERS)
+    .map((p) => ({
+      key: `patroni-stack:postgresql.parameters.${p}`,
+      message: `is managed by the stack while roles.backup is set: ${ARCHIVE_PARAMETERS[p]}`,
+    })),
+];
+
+/** The repository host, its repository and its schedule. */
+const backup: Rule = (s, creds) => {
+  const host = s.roles.backup?.[0];
+  const b = s.backup;
+  const problems: Problem[] = [];
+  if (!host) {
+    return b
+      ? [
+          {
+            key: "patroni-stack:backup",
+            message:
+              "backup settings without a repository host: name one in patroni-stack:roles.backup (e.g. [backup1]) or remove patroni-stack:backup",
+          },
+        ]
+      : [];
+  }
+  if (s.roles.patroni.includes(host) && !b?.allowMemberHost) {
+    problems.push({
+      key: "patroni-stack:roles.backup[0]",
+      message: `'${host}' is a Patroni member: a repository there is lost with that member. Use a host outside roles.patroni, or set backup.allowMemberHost: true`,
+    });
+  }
+  if (!b) return problems;
+  const repo = b.repository;
+  if (repo.type === "s3") {
+    if (!repo.s3) {
+      problems.push({
+        key: "patroni-stack:backup.repository.s3",
+        message: "repository type s3 needs its bucket: set backup.repository.s3.bucket and .endpoint",
+      });
+    }
+    if (!creds.s3Keys) {
+      problems.push({
+        key: "patroni-stack:backupS3AccessKey",
+        message:
+          "repository type s3 needs its keys as secrets: `pulumi config set --secret patroni-stack:backupS3AccessKey ...` and `... patroni-stack:backupS3SecretKey ...`",
+      });
+    }
+  } else if (repo.s3) {
+    problems.push({
+      key: "patroni-stack:backup.repository.s3",
+      message: "is only read when backup.repository.type is s3: set the type or remove the s3 block",
+    });
+  }
+  for (const [kind, expression] of Object.entries(b.schedule)) {
+    if (expression === undefined) continue;
+    const problem = calendarProblem(expression);
+    if (problem) {
+      problems.push({
+        key: `patroni-stack:backup.schedule.${kind}`,
+        message: `'${expression}' is not a systemd calendar event: ${problem} (e.g. "Sun *-*-* 01:00:00" or daily)`,
+      });
+    }
+  }
+  return problems;
+};
 
 const rules: Rule[] = [
   uniqueHosts,
@@ -214,6 +289,7 @@ const rules: Rule[] = [
   localHosts,
   managedParameters,
   vip,
+  backup,
 ];
 
 export function validateSettings(settings: Settings, creds: Credentials): Problem[] {

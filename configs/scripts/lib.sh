@@ -150,3 +150,64 @@ if auth:
     print('user = "%s:%s"' % (auth["username"], auth["password"]))
 PY
 }
+
+# json_field KEY < JSON: the string value of KEY in the JSON object on stdin (for secrets sent
+# as one JSON document on stdin; the value is written to stdout, never logged).
+json_field() {
+  python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# ssh_trust USER KEY_FILE PEER_PUBLIC_KEY FROM PEER...: the backup's SSH trust between USER here
+# and the peers: USER's identity (the private key in KEY_FILE), the one peer key it accepts (from
+# the FROM addresses only, without forwarding or a terminal), the peers' host keys as scanned
+# now, and an ssh_config block for the peers. Only files and blocks of its own are replaced.
+ssh_trust() {
+  local user=$1 key=$2 pub=$3 from=$4
+  shift 4
+  local home group tmp peer scanned
+  home=$(getent passwd "$user" | cut -d: -f6)
+  group=$(id -gn "$user")
+  [ -n "$home" ] || die "user $user has no home directory"
+  install -d -m 0700 -o "$user" -g "$group" "$home/.ssh"
+  install_file "$key" "$home/.ssh/patroni-stack-backup" 0600 "$user:$group" >/dev/null
+  tmp=$(mktemp)
+  { grep -v ' patroni-stack-backup$' "$home/.ssh/authorized_keys" 2>/dev/null || true; } >"$tmp"
+  printf 'from="%s",no-agent-forwarding,no-port-forwarding,no-X11-forwarding,no-pty %s\n' "$from" "$pub" >>"$tmp"
+  install_file "$tmp" "$home/.ssh/authorized_keys" 0600 "$user:$group" >/dev/null
+  : >"$tmp"
+  for peer in "$@"; do
+    scanned=""
+    local deadline=$((SECONDS + 60))
+    until scanned=$(ssh-keyscan -T 3 -t ed25519 "$peer" 2>/dev/null) && [ -n "$scanned" ]; do
+      [ "$SECONDS" -lt "$deadline" ] || die "no SSH host key from $peer (port 22): is its sshd reachable from $(hostname)?"
+      sleep 0.5
+    done
+    printf '%s\n' "$scanned" >>"$tmp"
+  done
+  install_file "$tmp" "$home/.ssh/patroni-stack-known_hosts" 0644 "$user:$group" >/dev/null
+  rm -f "$tmp"
+  python3 - "$home/.ssh/config" "$home/.ssh/patroni-stack-backup" "$home/.ssh/patroni-stack-known_hosts" "$@" <<'PY'
+import os, re, sys
+path, key, known, peers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+block = "\n".join([
+    "# BEGIN patroni-stack backup (managed: changes are overwritten)",
+    "Host " + " ".join(peers),
+    "  IdentityFile " + key,
+    "  IdentitiesOnly yes",
+    "  UserKnownHostsFile " + known,
+    "  StrictHostKeyChecking yes",
+    "  BatchMode yes",
+    "# END patroni-stack backup",
+    "",
+])
+old = open(path).read() if os.path.exists(path) else ""
+new = re.sub(r"# BEGIN patroni-stack backup.*?# END patroni-stack backup\n", "", old, flags=re.S)
+new = block + new
+if new != old:
+    with open(path + ".new", "w") as f:
+        f.write(new)
+    os.replace(path + ".new", path)
+PY
+  chown "$user:$group" "$home/.ssh/config"
+  chmod 0600 "$home/.ssh/config"
+}

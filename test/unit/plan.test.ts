@@ -52,6 +52,7 @@ describe("planCluster", () => {
       { host: "127.0.0.1", port: 2201, user: "root", sudo: false },
       { host: "127.0.0.1", port: 2202, user: "root", sudo: false },
       { host: "127.0.0.1", port: 2203, user: "root", sudo: false },
+      { host: "127.0.0.1", port: 2204, user: "root", sudo: false },
     ]);
     expect(plan.hosts[0].published).toEqual([
       { internal: 22, external: 2201 },

@@ -51,7 +51,7 @@ describe("local hosts", () => {
 
   it("runs systemd in each container with the flags that work without --privileged", () => {
     const containers = ofType("docker:index/container:Container");
-    expect(containers.map((c) => c.inputs.hostname)).toEqual(["pg1", "pg2", "pg3"]);
+    expect(containers.map((c) => c.inputs.hostname).sort()).toEqual(["bk1", "pg1", "pg2", "pg3"]);
     for (const c of containers) {
       // keepalived on the routers (pg1, pg2) adds the virtual IP: it needs NET_ADMIN there only.
       const router = ["pg1", "pg2"].includes(c.inputs.hostname as string);
@@ -68,14 +68,17 @@ describe("local hosts", () => {
   });
 
   it("publishes SSH of every host and HAProxy's ports of the first router on 127.0.0.1 only", () => {
-    const ports = ofType("docker:index/container:Container").map((c) => c.inputs.ports as Record<string, unknown>[]);
-    expect(ports[0]).toEqual([
+    const ports = Object.fromEntries(
+      ofType("docker:index/container:Container").map((c) => [c.inputs.hostname, c.inputs.ports as unknown[]]),
+    );
+    expect(ports.pg1).toEqual([
       { internal: 22, external: 2201, ip: "127.0.0.1" },
       { internal: 5000, external: 5000, ip: "127.0.0.1" },
       { internal: 5001, external: 5001, ip: "127.0.0.1" },
       { internal: 7000, external: 7000, ip: "127.0.0.1" },
     ]);
-    expect(ports[1]).toEqual([{ internal: 22, external: 2202, ip: "127.0.0.1" }]);
+    expect(ports.pg2).toEqual([{ internal: 22, external: 2202, ip: "127.0.0.1" }]);
+    expect(ports.bk1).toEqual([{ internal: 22, external: 2204, ip: "127.0.0.1" }]);
   });
 
   it("authorizes the stack's generated SSH key", () => {
@@ -108,10 +111,18 @@ describe("local hosts", () => {
     }
   });
 
-  it("makes every remote step wait for its host's container", () => {
+  it("makes every remote step wait for its host's container, and only the backup's SSH trust for its peers'", () => {
     const containers = new Map(ofType("docker:index/container:Container").map((c) => [c.urn, c]));
+    const byPort = new Map(
+      [...containers.values()].map((c) => [(c.inputs.ports as { external: number }[])[0].external, c.urn]),
+    );
     for (const cmd of registered.filter((r) => r.type.startsWith("command:remote:"))) {
-      expect(cmd.dependencies.filter((d) => containers.has(d))).toHaveLength(1);
+      const own = byPort.get((plain(cmd.inputs.connection) as { port: number }).port);
+      const waited = cmd.dependencies.filter((d) => containers.has(d));
+      expect(waited).toContain(own);
+      // The repository scans every member's host key, each member the repository's.
+      const peers = /-backup-configure-run$/.test(cmd.name) ? 4 : /-pgbackrest-run$/.test(cmd.name) ? 2 : 1;
+      expect({ step: cmd.name, containers: waited.length }).toEqual({ step: cmd.name, containers: peers });
     }
   });
 });

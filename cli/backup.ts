@@ -1,0 +1,352 @@
+/**
+ * ctl's backup verbs: `backup`, `backups` and `restore` (point-in-time recovery of the whole
+ * cluster in place), and the backup lines of `ctl list`. pgBackRest runs on the repository host
+ * as its user; the restore's data work is a remote script on the member restored.
+ */
+import * as readline from "readline";
+import {
+  ArchiverState,
+  chooseBackupSet,
+  formatTime,
+  parseRestoreTarget,
+  renderArchiverState,
+  renderBackupInfo,
+  renderLastBackup,
+  RestoreTarget,
+  StanzaInfo,
+} from "../configs/backupInfo";
+import { BACKUP_TYPES, LOG_PATH, REPOSITORY_USER } from "../configs/pgbackrest";
+import { PATRONI_CONFIG_PATH, PG_BIN_LINK, SOCKET_DIR } from "../configs/patroni";
+import { ClusterView } from "../configs/memberTable";
+import { renderScript } from "../configs/scripts";
+import { BackupSpec, PatroniMemberSpec } from "../plan";
+import { clusterView, CtlError, flag, onHost, option, Stack } from "./stack";
+
+export const BACKUP_VERBS = ["backup", "backups", "restore"];
+
+export const BACKUP_USAGE = `  backup [--type full|diff|incr] take a backup now (default: incr, or full when there is none)
+  backups                       the repository's backups (type, size, duration, WAL range) and the restorable window
+  restore --to <time|lsn|restore point|latest> [--yes]
+                                point-in-time recovery of the whole cluster in place (asks first; --yes for scripts)`;
+
+function spec(stack: Stack): BackupSpec {
+  const b = stack.plan.backup;
+  if (!b) {
+    throw new CtlError(
+      `stack ${stack.name} has no backup repository: name one in roles.backup of Pulumi.${stack.name}.yaml, then make up`,
+    );
+  }
+  return b;
+}
+
+function fail(what: string, r: { status: number | null; stderr?: string | Buffer | null }): never {
+  const err = String(r.stderr ?? "")
+    .trim()
+    .split("\n")
+    .slice(-4)
+    .join("\n  ");
+  throw new CtlError(`${what} (exit ${r.status ?? "signal"})${err ? `:\n  ${err}` : ""}`);
+}
+
+/** pgbackrest as the repository's user on the repository host. */
+function pgbackrest(stack: Stack, args: string[], capture: boolean) {
+  const b = spec(stack);
+  return onHost(
+    stack,
+    b.host,
+    ["runuser", "-u", REPOSITORY_USER, "--", "pgbackrest", `--stanza=${b.stanza}`, ...args],
+    {
+      stdio: capture ? "pipe" : ["ignore", "inherit", "pipe"],
+    },
+  );
+}
+
+export function stanzaInfo(stack: Stack): StanzaInfo {
+  const r = pgbackrest(stack, ["--output=json", "info"], true);
+  if (r.status !== 0) fail(`pgbackrest info failed on the repository host ${spec(stack).host.name}`, r);
+  const [info] = JSON.parse(String(r.stdout)) as StanzaInfo[];
+  if (!info) throw new CtlError(`the repository has no stanza ${spec(stack).stanza}: run make up`);
+  return info;
+}
+
+/** One SQL statement on a member, as postgres over the local socket; its single value. */
+function sqlOn(stack: Stack, m: PatroniMemberSpec, statement: string): string {
+  const argv = ["runuser", "-u", "postgres", "--", `${PG_BIN_LINK}/psql`, "-XAtq", "-h", SOCKET_DIR];
+  const r = onHost(stack, m.host, [...argv, "-p", String(m.postgres.port), "-d", "postgres", "-c", statement], {
+    stdio: "pipe",
+  });
+  if (r.status !== 0) fail(`psql on ${m.name} failed`, r);
+  return String(r.stdout).trim();
+}
+
+function leaderOf(stack: Stack, view?: ClusterView): PatroniMemberSpec | undefined {
+  const name = view?.members.find((m) => m.role === "leader" && m.state === "running")?.name;
+  return stack.plan.patroni.members.find((m) => m.name === name);
+}
+
+function tryView(stack: Stack): ClusterView | undefined {
+  try {
+    return clusterView(stack);
+  } catch {
+    return undefined;
+  }
+}
+
+function archiverOf(stack: Stack, leader: PatroniMemberSpec): ArchiverState {
+  return JSON.parse(sqlOn(stack, leader, "select row_to_json(a) from pg_stat_archiver a")) as ArchiverState;
+}
+
+/** The lines `ctl list` adds under the member table: the last backup and the archiver. */
+export function backupStatus(stack: Stack, view: ClusterView): string {
+  if (!stack.plan.backup) return "";
+  const lines: string[] = [];
+  try {
+    lines.push(renderLastBackup(stanzaInfo(stack)));
+  } catch (e) {
+    lines.push(`backups: the repository host did not answer (${(e as Error).message.split("\n")[0]})`);
+  }
+  const leader = leaderOf(stack, view);
+  if (leader) {
+    try {
+      lines.push(renderArchiverState(archiverOf(stack, leader)));
+    } catch (e) {
+      lines.push(`archiver: unknown (${(e as Error).message.split("\n")[0]})`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+async function confirm(stack: Stack, question: string): Promise<boolean> {
+  process.stdout.write(`${question}\nType the stack's name (${stack.name}) to go on: `);
+  const rl = readline.createInterface({ input: process.stdin });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once("line", resolve);
+    rl.once("close", () => resolve(""));
+  });
+  rl.close();
+  return answer.trim() === stack.name;
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitFor<T>(what: string, seconds: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const got = probe();
+    if (got !== undefined) return got;
+    if (Date.now() > deadline) throw new CtlError(`timed out after ${seconds} s waiting for ${what}`);
+    await sleep(1000);
+  }
+}
+
+function systemctl(stack: Stack, m: PatroniMemberSpec, action: "start" | "stop") {
+  const r = onHost(stack, m.host, ["systemctl", action, "patroni"], { stdio: "pipe" });
+  if (r.status !== 0) fail(`systemctl ${action} patroni on ${m.name} failed`, r);
+}
+
+/** Archive everything written so far (a WAL switch), so that a target up to now is restorable. */
+async function archiveNow(stack: Stack, leader: PatroniMemberSpec): Promise<ArchiverState> {
+  const segment = sqlOn(stack, leader, "select pg_walfile_name(pg_switch_wal())");
+  return waitFor(`WAL ${segment} to reach the repository`, 120, () => {
+    const a = archiverOf(stack, leader);
+    return a.last_archived_wal && a.last_archived_wal.slice(8) >= segment.slice(8) ? a : undefined;
+  });
+}
+
+function targetText(t: RestoreTarget): string {
+  switch (t.kind) {
+    case "latest":
+      return "the newest archived WAL";
+    case "time":
+      return formatTime(t.time);
+    case "lsn":
+      return `LSN ${t.lsn}`;
+    case "name":
+      return `restore point ${t.name}`;
+  }
+}
+
+function scriptTarget(t: RestoreTarget): { TYPE: string; TARGET: string } {
+  switch (t.kind) {
+    case "latest":
+      return { TYPE: "latest", TARGET: "" };
+    case "time":
+      return { TYPE: "time", TARGET: formatTime(t.time) };
+    case "lsn":
+      return { TYPE: "lsn", TARGET: t.lsn };
+    case "name":
+      return { TYPE: "name", TARGET: t.name };
+  }
+}
+
+async function restore(stack: Stack, args: string[]): Promise<number> {
+  const b = spec(stack);
+  const yes = flag(args, "--yes");
+  const into = option(args, "--into");
+  const to = option(args, "--to");
+  if (into !== undefined) {
+    throw new CtlError("restore --into <stack> (a clone in another stack) is not available yet: nothing was touched");
+  }
+  if (to === undefined) throw new CtlError("restore needs --to <time|lsn|restore point|latest>");
+  let target: RestoreTarget;
+  try {
+    target = parseRestoreTarget(to);
+  } catch (e) {
+    throw new CtlError((e as Error).message);
+  }
+  const started = Date.now();
+  const info = stanzaInfo(stack);
+  let set;
+  try {
+    set = chooseBackupSet(info, target);
+  } catch (e) {
+    throw new CtlError(`${(e as Error).message}; nothing was touched (ctl backups shows the window)`);
+  }
+  const pg = stack.plan.patroni;
+  const view = tryView(stack);
+  const leader = leaderOf(stack, view);
+  const primary = leader ?? pg.leader;
+  const others = pg.members.filter((m) => m !== primary);
+  const plan = [
+    `Restore stack ${stack.name} to ${targetText(target)}, from backup ${set.label} (${set.type}, ${formatTime(new Date(set.timestamp.start * 1000))}):`,
+    `  1. stop Patroni on ${[...others.map((m) => m.name), primary.name].join(", then ")} (the cluster stops taking writes)`,
+    `  2. remove cluster ${pg.scope} from the DCS`,
+    `  3. restore ${primary.name}'s data from the repository and recover it to the target`,
+    `  4. start ${primary.name} as the primary with the cluster's dynamic configuration, take a full backup`,
+    `  5. rebuild ${others.map((m) => m.name).join(", ") || "no replica"} from the repository`,
+    "Every write after the target is lost.",
+  ].join("\n");
+  if (yes) console.log(plan);
+  else if (!(await confirm(stack, plan))) {
+    console.error("ctl: not confirmed: nothing was touched");
+    return 1;
+  }
+
+  // Everything written so far reaches the repository, and the dynamic configuration is kept.
+  let saved: string | undefined;
+  if (leader) {
+    const a = await archiveNow(stack, leader);
+    console.log(`archived up to ${a.last_archived_wal}`);
+    const r = onHost(stack, leader.host, ["patronictl", "-c", PATRONI_CONFIG_PATH, "show-config"], { stdio: "pipe" });
+    if (r.status === 0) saved = String(r.stdout);
+  } else {
+    console.log(`no running leader: restoring on ${primary.name}, the dynamic configuration from its bootstrap`);
+  }
+
+  for (const m of [...others, primary]) {
+    console.log(`stopping Patroni on ${m.name}`);
+    systemctl(stack, m, "stop");
+  }
+  const etcd = stack.plan.etcd.members;
+  const prefix = `/${[pg.namespace, pg.scope].map((p) => p.replace(/^\/+|\/+$/g, "")).join("/")}/`;
+  const del = onHost(
+    stack,
+    etcd[0].host,
+    ["etcdctl", `--endpoints=${etcd.map((m) => m.clientUrl).join(",")}`, "del", "--prefix", prefix],
+    { stdio: "pipe" },
+  );
+  if (del.status !== 0) fail(`could not remove ${prefix} from etcd`, del);
+  console.log(`removed ${prefix} from the DCS`);
+
+  const script = renderScript("pgbackrest-restore", {
+    STANZA: b.stanza,
+    SET: set.label,
+    ...scriptTarget(target),
+    DATA_DIR: pg.dataDir,
+    PG_BIN: PG_BIN_LINK,
+    SOCKET_DIR,
+    PG_PORT: primary.postgres.port,
+    LOG_PATH,
+    TIMEOUT: 1800,
+  });
+  const r = onHost(stack, primary.host, ["bash", "-s"], { input: script, stdio: ["pipe", "inherit", "pipe"] });
+  if (r.status !== 0) {
+    fail(
+      `the restore on ${primary.name} failed; Patroni is stopped on every member. Fix the cause and run the same restore again`,
+      r,
+    );
+  }
+
+  systemctl(stack, primary, "start");
+  const probe = (path: string, m: PatroniMemberSpec) =>
+    onHost(stack, m.host, ["curl", "-s", "-o", "/dev/null", "-m", "3", "-w", "%{http_code}", `${m.restUrl}${path}`], {
+      stdio: "pipe",
+    }).stdout?.toString() === "200"
+      ? true
+      : undefined;
+  // Patroni starts the promoted data as a replica, takes the leader lock and promotes it again.
+  await waitFor(`${primary.name} to run as the primary`, 600, () =>
+    probe("/primary", primary) && sqlOn(stack, primary, "select pg_is_in_recovery()") === "f" ? true : undefined,
+  );
+  console.log(`${primary.name} is the primary and takes writes (${Math.round((Date.now() - started) / 1000)} s)`);
+  if (saved) {
+    const put = onHost(
+      stack,
+      primary.host,
+      [
+        "sh",
+        "-c",
+        `f=$(mktemp) && cat >"$f" && patronictl -c ${PATRONI_CONFIG_PATH} edit-config --replace "$f" --force >/dev/null; s=$?; rm -f "$f"; exit $s`,
+      ],
+      { input: saved, stdio: ["pipe", "ignore", "pipe"] },
+    );
+    if (put.status !== 0) fail("could not put the dynamic configuration back (make up repairs it)", put);
+    console.log("dynamic configuration restored");
+  }
+
+  console.log("taking a full backup of the new timeline");
+  const full = pgbackrest(stack, ["--type=full", "--log-level-console=error", "backup"], false);
+  if (full.status !== 0) fail("the full backup after the restore failed (ctl backup --type full retries it)", full);
+
+  for (const m of others) {
+    console.log(`rebuilding ${m.name} from the repository`);
+    const wipe = onHost(stack, m.host, ["find", pg.dataDir, "-mindepth", "1", "-delete"], { stdio: "pipe" });
+    if (wipe.status !== 0) fail(`could not empty ${pg.dataDir} on ${m.name}`, wipe);
+    systemctl(stack, m, "start");
+  }
+  await waitFor("every replica to stream", 900, () => {
+    const v = tryView(stack);
+    const replicas = v?.members.filter((m) => m.role !== "leader") ?? [];
+    return replicas.length === others.length && replicas.every((m) => m.state === "streaming") ? true : undefined;
+  });
+  console.log(
+    `restored to ${targetText(target)}: ${primary.name} leads, ${others.length} replica(s) streaming ` +
+      `(${Math.round((Date.now() - started) / 1000)} s)`,
+  );
+  return 0;
+}
+
+export async function runBackupVerb(stack: Stack, verb: string, args: string[]): Promise<number> {
+  switch (verb) {
+    case "backup": {
+      const type = option(args, "--type");
+      if (type !== undefined && !(BACKUP_TYPES as readonly string[]).includes(type)) {
+        throw new CtlError(`--type ${type}: use one of ${BACKUP_TYPES.join(", ")}`);
+      }
+      spec(stack);
+      const r = pgbackrest(stack, [...(type ? [`--type=${type}`] : []), "--log-level-console=info", "backup"], false);
+      if (r.status !== 0) fail("the backup failed", r);
+      return 0;
+    }
+    case "backups": {
+      const info = stanzaInfo(stack);
+      const leader = leaderOf(stack, tryView(stack));
+      let archiver: ArchiverState | undefined;
+      if (leader) {
+        try {
+          archiver = archiverOf(stack, leader);
+        } catch {
+          archiver = undefined;
+        }
+      }
+      process.stdout.write(renderBackupInfo(info, archiver));
+      return 0;
+    }
+    case "restore":
+      return restore(stack, args);
+    default:
+      throw new CtlError(`unknown backup verb ${verb}`);
+  }
+}
