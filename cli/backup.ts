@@ -3,10 +3,12 @@
  * cluster in place), and the backup lines of `ctl list`. pgBackRest runs on the repository host
  * as its user; the restore's data work is a remote script on the member restored.
  */
+import { spawnSync } from "child_process";
 import * as readline from "readline";
 import {
   ArchiverState,
   chooseBackupSet,
+  formatTargetTime,
   formatTime,
   parseRestoreTarget,
   renderArchiverState,
@@ -19,15 +21,16 @@ import { BACKUP_TYPES, LOG_PATH, REPOSITORY_USER } from "../configs/pgbackrest";
 import { PATRONI_CONFIG_PATH, PG_BIN_LINK, SOCKET_DIR } from "../configs/patroni";
 import { ClusterView } from "../configs/memberTable";
 import { renderScript } from "../configs/scripts";
-import { BackupSpec, PatroniMemberSpec } from "../plan";
-import { clusterView, CtlError, flag, onHost, option, Stack } from "./stack";
+import { BackupSpec, localContainerName, localPrefix, PatroniMemberSpec } from "../plan";
+import { clusterView, CtlError, flag, loadStack, onHost, option, Stack, stackNames } from "./stack";
 
 export const BACKUP_VERBS = ["backup", "backups", "restore"];
 
 export const BACKUP_USAGE = `  backup [--type full|diff|incr] take a backup now (default: incr, or full when there is none)
   backups                       the repository's backups (type, size, duration, WAL range) and the restorable window
-  restore --to <time|lsn|restore point|latest> [--yes]
-                                point-in-time recovery of the whole cluster in place (asks first; --yes for scripts)`;
+  restore --to <time|lsn|restore point|latest> [--into <stack>] [--yes]
+                                point-in-time recovery of the whole cluster in place, or (--into) a clone of it
+                                in another deployed stack of this project (asks first; --yes for scripts)`;
 
 function spec(stack: Stack): BackupSpec {
   const b = stack.plan.backup;
@@ -39,12 +42,12 @@ function spec(stack: Stack): BackupSpec {
   return b;
 }
 
-function fail(what: string, r: { status: number | null; stderr?: string | Buffer | null }): never {
-  const err = String(r.stderr ?? "")
-    .trim()
-    .split("\n")
-    .slice(-4)
-    .join("\n  ");
+function fail(
+  what: string,
+  r: { status: number | null; stderr?: string | Buffer | null; stdout?: string | Buffer | null },
+): never {
+  // pgBackRest prints its errors on stdout.
+  const err = (String(r.stderr ?? "").trim() || String(r.stdout ?? "")).trim().split("\n").slice(-4).join("\n  ");
   throw new CtlError(`${what} (exit ${r.status ?? "signal"})${err ? `:\n  ${err}` : ""}`);
 }
 
@@ -160,7 +163,7 @@ function targetText(t: RestoreTarget): string {
     case "latest":
       return "the newest archived WAL";
     case "time":
-      return formatTime(t.time);
+      return formatTargetTime(t.time);
     case "lsn":
       return `LSN ${t.lsn}`;
     case "name":
@@ -173,7 +176,7 @@ function scriptTarget(t: RestoreTarget): { TYPE: string; TARGET: string } {
     case "latest":
       return { TYPE: "latest", TARGET: "" };
     case "time":
-      return { TYPE: "time", TARGET: formatTime(t.time) };
+      return { TYPE: "time", TARGET: formatTargetTime(t.time) };
     case "lsn":
       return { TYPE: "lsn", TARGET: t.lsn };
     case "name":
@@ -181,14 +184,143 @@ function scriptTarget(t: RestoreTarget): { TYPE: string; TARGET: string } {
   }
 }
 
+/** How the restored member reaches the repository: its own stack's, or (a clone) the source's. */
+interface RepositoryAccess {
+  vars: { REPO_HOST: string; REPO_USER: string; SSH_CMD: string; ROLES_FILE: string };
+  revoke(): void;
+}
+
+const IN_PLACE: RepositoryAccess = {
+  vars: { REPO_HOST: "", REPO_USER: "", SSH_CMD: "", ROLES_FILE: "" },
+  revoke: () => undefined,
+};
+
+const CLONE_KEY = "/var/lib/postgresql/.ssh/patroni-stack-clone";
+const CLONE_ROLES = "/var/lib/postgresql/.patroni-stack-clone-roles";
+
+/**
+ * `--into`: the target's primary reaches the source's repository host for this restore only. Two
+ * local stacks are on Docker networks of their own: the repository host's container joins the
+ * target's network meanwhile.
+ */
+function grantCloneAccess(source: Stack, target: Stack, primary: PatroniMemberSpec): RepositoryAccess {
+  const repo = spec(source).host;
+  const undo: (() => void)[] = [];
+  const revoke = () => {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch {
+        // Best effort: each step says what it could not undo.
+      }
+    }
+  };
+  try {
+    let address = repo.address;
+    if (source.local && target.local) {
+      const container = localContainerName(source.name, repo.name);
+      const network = localPrefix(target.name);
+      const join = spawnSync("docker", ["network", "connect", network, container], { encoding: "utf8" });
+      if (join.status !== 0 && !/already exists/.test(join.stderr))
+        fail(`could not attach ${container} to ${network}`, join);
+      undo.push(() => {
+        const leave = spawnSync("docker", ["network", "disconnect", network, container], { encoding: "utf8" });
+        if (leave.status !== 0)
+          console.error(`ctl: could not detach ${container} from ${network}: ${leave.stderr.trim()}`);
+      });
+      const ip = spawnSync(
+        "docker",
+        ["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container],
+        { encoding: "utf8" },
+      );
+      if (ip.status !== 0 || !ip.stdout.trim()) fail(`no address of ${container} on ${network}`, ip);
+      address = ip.stdout.trim();
+    }
+    const vars = (action: string) => ({
+      ACTION: action,
+      REPO_HOST: address,
+      KEY_BASE: CLONE_KEY,
+      ROLES_FILE: CLONE_ROLES,
+      PG_BIN: PG_BIN_LINK,
+      SOCKET_DIR,
+      PG_PORT: primary.postgres.port,
+    });
+    undo.push(() => {
+      const r = onHost(target, primary.host, ["bash", "-s"], {
+        input: renderScript("pgbackrest-clone-access", vars("revoke")),
+        stdio: ["pipe", "ignore", "pipe"],
+      });
+      if (r.status !== 0) console.error(`ctl: could not remove the restore's key on ${primary.name}`);
+    });
+    const grant = onHost(target, primary.host, ["bash", "-s"], {
+      input: renderScript("pgbackrest-clone-access", vars("grant")),
+      stdio: "pipe",
+    });
+    if (grant.status !== 0) fail(`could not prepare ${primary.name} of stack ${target.name} for the restore`, grant);
+    const publicKey = String(grant.stdout).trim().split("\n").pop() ?? "";
+    const mark = `patroni-stack-clone-${target.name}`;
+    const trust = (action: string) =>
+      onHost(source, repo, ["bash", "-s"], {
+        input: renderScript("pgbackrest-clone-trust", {
+          ACTION: action,
+          REPO_USER: REPOSITORY_USER,
+          FROM: primary.host.address,
+          MARK: mark,
+          PUBLIC_KEY: publicKey,
+        }),
+        stdio: ["pipe", "ignore", "pipe"],
+      });
+    const granted = trust("grant");
+    undo.push(() => {
+      if (trust("revoke").status !== 0) console.error(`ctl: could not remove the restore's key on ${repo.name}`);
+    });
+    if (granted.status !== 0) fail(`the repository host ${repo.name} did not accept the restore's key`, granted);
+    console.log(
+      `${primary.name} of stack ${target.name} reaches ${source.name}'s repository on ${address} for this restore`,
+    );
+    return {
+      vars: { REPO_HOST: address, REPO_USER: REPOSITORY_USER, SSH_CMD: `${CLONE_KEY}-ssh`, ROLES_FILE: CLONE_ROLES },
+      revoke,
+    };
+  } catch (e) {
+    revoke();
+    throw e;
+  }
+}
+
+/** `--into <stack>`: another stack of this project, deployed, with pgBackRest and the same major version. */
+function cloneTarget(source: Stack, into: string): Stack {
+  if (into === source.name) {
+    throw new CtlError(`--into ${into} is this stack: leave --into out to restore in place; nothing was touched`);
+  }
+  if (!stackNames(source.dir).includes(into)) {
+    throw new CtlError(
+      `unknown stack '${into}': no Pulumi.${into}.yaml in ${source.dir} (stacks: ${stackNames(source.dir).join(", ")}); nothing was touched`,
+    );
+  }
+  const target = loadStack(into, source.dir);
+  if (!target.plan.backup) {
+    throw new CtlError(
+      `stack ${into} has no pgBackRest: name a repository host in its roles.backup and make up STACK=${into}; nothing was touched`,
+    );
+  }
+  const [from, to] = [source.plan.patroni.pgVersion, target.plan.patroni.pgVersion];
+  if (from !== to) {
+    throw new CtlError(
+      `stack ${into} runs PostgreSQL ${to}, this one ${from}: a clone needs the same major version; nothing was touched`,
+    );
+  }
+  if (!leaderOf(target, tryView(target))) {
+    throw new CtlError(`stack ${into} has no running leader: make up STACK=${into} first; nothing was touched`);
+  }
+  return target;
+}
+
 async function restore(stack: Stack, args: string[]): Promise<number> {
   const b = spec(stack);
   const yes = flag(args, "--yes");
   const into = option(args, "--into");
   const to = option(args, "--to");
-  if (into !== undefined) {
-    throw new CtlError("restore --into <stack> (a clone in another stack) is not available yet: nothing was touched");
-  }
   if (to === undefined) throw new CtlError("restore needs --to <time|lsn|restore point|latest>");
   let target: RestoreTarget;
   try {
@@ -197,6 +329,8 @@ async function restore(stack: Stack, args: string[]): Promise<number> {
     throw new CtlError((e as Error).message);
   }
   const started = Date.now();
+  const dest = into === undefined ? stack : cloneTarget(stack, into);
+  const clone = dest !== stack;
   const info = stanzaInfo(stack);
   let set;
   try {
@@ -204,86 +338,107 @@ async function restore(stack: Stack, args: string[]): Promise<number> {
   } catch (e) {
     throw new CtlError(`${(e as Error).message}; nothing was touched (ctl backups shows the window)`);
   }
-  const pg = stack.plan.patroni;
-  const view = tryView(stack);
-  const leader = leaderOf(stack, view);
+  const pg = dest.plan.patroni;
+  const view = tryView(dest);
+  // A restore stops every member: one the stack does not know of would go on as a leader.
+  const strangers = (view?.members ?? []).filter((m) => !pg.members.some((p) => p.name === m.name));
+  if (strangers.length > 0) {
+    throw new CtlError(
+      `stack ${dest.name}'s cluster runs member(s) the stack does not list (${strangers.map((m) => m.name).join(", ")}): ` +
+        `make up STACK=${dest.name} so that the stack and the cluster agree, then restore; nothing was touched`,
+    );
+  }
+  const leader = leaderOf(dest, view);
   const primary = leader ?? pg.leader;
   const others = pg.members.filter((m) => m !== primary);
+  const from = `from ${clone ? `stack ${stack.name}'s ` : ""}backup ${set.label} (${set.type}, ${formatTime(new Date(set.timestamp.start * 1000))})`;
   const plan = [
-    `Restore stack ${stack.name} to ${targetText(target)}, from backup ${set.label} (${set.type}, ${formatTime(new Date(set.timestamp.start * 1000))}):`,
+    clone
+      ? `Clone stack ${stack.name} at ${targetText(target)} into stack ${dest.name}, ${from} (${stack.name} is not touched):`
+      : `Restore stack ${stack.name} to ${targetText(target)}, ${from}:`,
     `  1. stop Patroni on ${[...others.map((m) => m.name), primary.name].join(", then ")} (the cluster stops taking writes)`,
     `  2. remove cluster ${pg.scope} from the DCS`,
     `  3. restore ${primary.name}'s data from the repository and recover it to the target`,
     `  4. start ${primary.name} as the primary with the cluster's dynamic configuration, take a full backup`,
     `  5. rebuild ${others.map((m) => m.name).join(", ") || "no replica"} from the repository`,
-    "Every write after the target is lost.",
+    clone ? `Everything stack ${dest.name} holds now is replaced.` : "Every write after the target is lost.",
   ].join("\n");
   if (yes) console.log(plan);
-  else if (!(await confirm(stack, plan))) {
+  else if (!(await confirm(dest, plan))) {
     console.error("ctl: not confirmed: nothing was touched");
     return 1;
   }
 
-  // Everything written so far reaches the repository, and the dynamic configuration is kept.
+  // Everything written so far reaches the repository.
+  const sourceLeader = clone ? leaderOf(stack, tryView(stack)) : leader;
+  if (sourceLeader) {
+    const a = await archiveNow(stack, sourceLeader);
+    console.log(`archived up to ${a.last_archived_wal}`);
+  }
+  // The dynamic configuration is kept.
   let saved: string | undefined;
   if (leader) {
-    const a = await archiveNow(stack, leader);
-    console.log(`archived up to ${a.last_archived_wal}`);
-    const r = onHost(stack, leader.host, ["patronictl", "-c", PATRONI_CONFIG_PATH, "show-config"], { stdio: "pipe" });
+    const r = onHost(dest, leader.host, ["patronictl", "-c", PATRONI_CONFIG_PATH, "show-config"], { stdio: "pipe" });
     if (r.status === 0) saved = String(r.stdout);
   } else {
     console.log(`no running leader: restoring on ${primary.name}, the dynamic configuration from its bootstrap`);
   }
 
-  for (const m of [...others, primary]) {
-    console.log(`stopping Patroni on ${m.name}`);
-    systemctl(stack, m, "stop");
-  }
-  const etcd = stack.plan.etcd.members;
-  const prefix = `/${[pg.namespace, pg.scope].map((p) => p.replace(/^\/+|\/+$/g, "")).join("/")}/`;
-  const del = onHost(
-    stack,
-    etcd[0].host,
-    ["etcdctl", `--endpoints=${etcd.map((m) => m.clientUrl).join(",")}`, "del", "--prefix", prefix],
-    { stdio: "pipe" },
-  );
-  if (del.status !== 0) fail(`could not remove ${prefix} from etcd`, del);
-  console.log(`removed ${prefix} from the DCS`);
-
-  const script = renderScript("pgbackrest-restore", {
-    STANZA: b.stanza,
-    SET: set.label,
-    ...scriptTarget(target),
-    DATA_DIR: pg.dataDir,
-    PG_BIN: PG_BIN_LINK,
-    SOCKET_DIR,
-    PG_PORT: primary.postgres.port,
-    LOG_PATH,
-    TIMEOUT: 1800,
-  });
-  const r = onHost(stack, primary.host, ["bash", "-s"], { input: script, stdio: ["pipe", "inherit", "pipe"] });
-  if (r.status !== 0) {
-    fail(
-      `the restore on ${primary.name} failed; Patroni is stopped on every member. Fix the cause and run the same restore again`,
-      r,
+  const access = clone ? grantCloneAccess(stack, dest, primary) : IN_PLACE;
+  try {
+    for (const m of [...others, primary]) {
+      console.log(`stopping Patroni on ${m.name}`);
+      systemctl(dest, m, "stop");
+    }
+    const etcd = dest.plan.etcd.members;
+    const prefix = `/${[pg.namespace, pg.scope].map((p) => p.replace(/^\/+|\/+$/g, "")).join("/")}/`;
+    const del = onHost(
+      dest,
+      etcd[0].host,
+      ["etcdctl", `--endpoints=${etcd.map((m) => m.clientUrl).join(",")}`, "del", "--prefix", prefix],
+      { stdio: "pipe" },
     );
+    if (del.status !== 0) fail(`could not remove ${prefix} from etcd`, del);
+    console.log(`removed ${prefix} from the DCS`);
+
+    const script = renderScript("pgbackrest-restore", {
+      STANZA: b.stanza,
+      SET: set.label,
+      ...scriptTarget(target),
+      DATA_DIR: pg.dataDir,
+      PG_BIN: PG_BIN_LINK,
+      SOCKET_DIR,
+      PG_PORT: primary.postgres.port,
+      LOG_PATH,
+      TIMEOUT: 1800,
+      ...access.vars,
+    });
+    const r = onHost(dest, primary.host, ["bash", "-s"], { input: script, stdio: ["pipe", "inherit", "pipe"] });
+    if (r.status !== 0) {
+      fail(
+        `the restore on ${primary.name} failed; Patroni is stopped on every member of stack ${dest.name}. Fix the cause and run the same restore again`,
+        r,
+      );
+    }
+  } finally {
+    access.revoke();
   }
 
-  systemctl(stack, primary, "start");
+  systemctl(dest, primary, "start");
   const probe = (path: string, m: PatroniMemberSpec) =>
-    onHost(stack, m.host, ["curl", "-s", "-o", "/dev/null", "-m", "3", "-w", "%{http_code}", `${m.restUrl}${path}`], {
+    onHost(dest, m.host, ["curl", "-s", "-o", "/dev/null", "-m", "3", "-w", "%{http_code}", `${m.restUrl}${path}`], {
       stdio: "pipe",
     }).stdout?.toString() === "200"
       ? true
       : undefined;
   // Patroni starts the promoted data as a replica, takes the leader lock and promotes it again.
   await waitFor(`${primary.name} to run as the primary`, 600, () =>
-    probe("/primary", primary) && sqlOn(stack, primary, "select pg_is_in_recovery()") === "f" ? true : undefined,
+    probe("/primary", primary) && sqlOn(dest, primary, "select pg_is_in_recovery()") === "f" ? true : undefined,
   );
   console.log(`${primary.name} is the primary and takes writes (${Math.round((Date.now() - started) / 1000)} s)`);
   if (saved) {
     const put = onHost(
-      stack,
+      dest,
       primary.host,
       [
         "sh",
@@ -296,23 +451,44 @@ async function restore(stack: Stack, args: string[]): Promise<number> {
     console.log("dynamic configuration restored");
   }
 
+  if (clone) {
+    // The target's repository held another cluster (another system id): its stanza starts again.
+    const stanza = spec(dest).stanza;
+    for (const step of [["stop"], ["stanza-delete", "--force"], ["start"]]) {
+      const r = pgbackrest(dest, ["--log-level-console=error", ...step], true);
+      if (r.status !== 0)
+        fail(`pgbackrest ${step[0]} of stanza ${stanza} on stack ${dest.name}'s repository failed`, r);
+    }
+    // The primary's archiver retries its refused WAL meanwhile and holds its archive lock at times,
+    // which stanza-create needs for a moment: it is retried until it gets it.
+    let created: ReturnType<typeof pgbackrest> | undefined;
+    const deadline = Date.now() + 120_000;
+    do {
+      if (created) await sleep(2000);
+      created = pgbackrest(dest, ["--log-level-console=error", "stanza-create"], true);
+    } while (created.status !== 0 && Date.now() < deadline);
+    if (created.status !== 0) {
+      fail(`pgbackrest stanza-create of stanza ${stanza} on stack ${dest.name}'s repository failed`, created);
+    }
+    console.log(`stack ${dest.name}'s repository starts stanza ${stanza} again, for the clone`);
+  }
   console.log("taking a full backup of the new timeline");
-  const full = pgbackrest(stack, ["--type=full", "--log-level-console=error", "backup"], false);
+  const full = pgbackrest(dest, ["--type=full", "--log-level-console=error", "backup"], false);
   if (full.status !== 0) fail("the full backup after the restore failed (ctl backup --type full retries it)", full);
 
   for (const m of others) {
     console.log(`rebuilding ${m.name} from the repository`);
-    const wipe = onHost(stack, m.host, ["find", pg.dataDir, "-mindepth", "1", "-delete"], { stdio: "pipe" });
+    const wipe = onHost(dest, m.host, ["find", pg.dataDir, "-mindepth", "1", "-delete"], { stdio: "pipe" });
     if (wipe.status !== 0) fail(`could not empty ${pg.dataDir} on ${m.name}`, wipe);
-    systemctl(stack, m, "start");
+    systemctl(dest, m, "start");
   }
   await waitFor("every replica to stream", 900, () => {
-    const v = tryView(stack);
+    const v = tryView(dest);
     const replicas = v?.members.filter((m) => m.role !== "leader") ?? [];
     return replicas.length === others.length && replicas.every((m) => m.state === "streaming") ? true : undefined;
   });
   console.log(
-    `restored to ${targetText(target)}: ${primary.name} leads, ${others.length} replica(s) streaming ` +
+    `${clone ? `cloned into stack ${dest.name}` : "restored"} to ${targetText(target)}: ${primary.name} leads, ${others.length} replica(s) streaming ` +
       `(${Math.round((Date.now() - started) / 1000)} s)`,
   );
   return 0;

@@ -25,11 +25,24 @@ export interface Stack {
   local: boolean;
 }
 
-export function loadStack(): Stack {
-  const name = process.env.STACK || "dev";
-  const dir = path.resolve(process.env.PATRONI_STACK_DIR ?? ROOT);
+/** The stacks of the project in `dir`: the names of its `Pulumi.<stack>.yaml` files. */
+export function stackNames(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .sort();
+}
+
+/** A stack of the project in `dir` (default: STACK in PATRONI_STACK_DIR, or dev in the checkout). */
+export function loadStack(
+  name = process.env.STACK || "dev",
+  dir = path.resolve(process.env.PATRONI_STACK_DIR ?? ROOT),
+): Stack {
   if (!fs.existsSync(path.join(dir, `Pulumi.${name}.yaml`))) {
-    throw new CtlError(`no stack file Pulumi.${name}.yaml in ${dir}: set STACK to one of your stacks`);
+    throw new CtlError(
+      `no stack file Pulumi.${name}.yaml in ${dir}: use one of your stacks (${stackNames(dir).join(", ") || "none"})`,
+    );
   }
   const secretKeys: string[] = [];
   const config = readStackFile(dir, name, { secrets: "skip", secretKeys });

@@ -137,6 +137,12 @@ export function chooseBackupSet(info: StanzaInfo, target: RestoreTarget, now: Da
   }
 }
 
+/** A restore target's time with its milliseconds, when it has any (`2026-12-03 10:15:00.250+00`). */
+export function formatTargetTime(d: Date): string {
+  const ms = d.getUTCMilliseconds();
+  return ms ? `${d.toISOString().slice(0, 23).replace("T", " ")}+00` : formatTime(d);
+}
+
 /** `2026-12-03 10:15:00+00`: pgBackRest's and PostgreSQL's form, in UTC. */
 export function formatTime(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace("T", " ")}+00`;

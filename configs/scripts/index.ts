@@ -26,6 +26,8 @@ export const SCRIPT_NAMES = [
   "pgbackrest-stanza",
   "pgbackrest-stanza-delete",
   "pgbackrest-restore",
+  "pgbackrest-clone-access",
+  "pgbackrest-clone-trust",
   "haproxy-install",
   "haproxy-configure",
   "haproxy-start",

@@ -4,13 +4,13 @@
  * destroy runs in reverse start order and leaves nothing behind, and an interrupted up followed by
  * another up converges. Timings go to bench/results/e2e.json.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { LoadClient, prepare } from "../../bench/chaos/client";
 import { endpoints } from "../../bench/chaos/run";
 import {
+  ctl as ctlRun,
+  ctlOk,
   deployPhases,
   leftovers,
   makeStack,
@@ -32,9 +32,6 @@ import {
 } from "./stack";
 
 jest.setTimeout(30 * 60 * 1000);
-
-const ROOT = path.resolve(__dirname, "..", "..");
-const CTL = path.join(ROOT, "cli", "ctl.ts");
 
 const stopOrder = (r: RunResult) =>
   r.events.filter((e) => e.op === "delete" && /-stop-run$/.test(e.name)).map((e) => e.name.replace(/-stop-run$/, ""));
@@ -353,7 +350,9 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     async () => {
       const hosts = readConfig(stack, "hosts") as unknown as { name: string; address: string }[];
       const roles = readConfig(stack, "roles") as unknown as Record<string, string[]>;
-      const address = stack.addresses.pg3.replace(/\.\d+$/, ".14");
+      // The first host number past every address the stack already uses.
+      const used = hosts.map((h) => Number(h.address.split(".")[3]));
+      const address = stack.addresses.pg3.replace(/\.\d+$/, `.${Math.max(...used) + 1}`);
       const leaderBefore = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
       const { rw } = endpoints(stack);
       await prepare(rw);
@@ -366,6 +365,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         run: `scale-${Date.now()}`,
       });
       client.start();
+      let removed = false;
       try {
         setConfig(stack, "hosts", [...hosts, { name: "pg4", address }]);
         editConfig(stack, "roles", { ...roles, patroni: [...roles.patroni, "pg4"] });
@@ -376,7 +376,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         // pg4's own resources; elsewhere only updates of the steps that list the members.
         const elsewhere = changed.filter((e) => !e.name.includes("pg4")).map((e) => `${e.op} ${e.name}`);
         const listsMembers =
-          /^update postgres-(haproxy-\w+-configure|patroni-\w+-configure|dcs-apply|roles)-(run|upload)$|^update postgres-dcs-state$/;
+          /^update postgres-(haproxy-\w+-configure|patroni-\w+-configure|dcs-apply|roles|backup-configure)-(run|upload)$|^update postgres-dcs-state$/;
         expect(elsewhere.filter((n) => !listsMembers.test(n))).toEqual([]);
         let members = patronictlList(stack, stack.leader);
         for (let i = 0; i < 60 && members.find((m) => m.Member === "pg4")?.State !== "streaming"; i++) {
@@ -395,6 +395,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         editConfig(stack, "roles", roles);
         const back = await runStack(stack, "up");
         expectSucceeded(back);
+        removed = true;
         expect(
           back.events
             .filter((e) => e.op === "delete")
@@ -414,6 +415,10 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         timings.replica_removed_s = back.seconds;
       } finally {
         await client.stop();
+        // Whatever failed above, the tests after this one see the stack's own hosts.
+        setConfig(stack, "hosts", hosts);
+        editConfig(stack, "roles", roles);
+        if (!removed) await runStack(stack, "up");
       }
       const verdict = await client.verify();
       expect(verdict.writes.lost).toBe(0);
@@ -497,21 +502,13 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     ["dev"],
     "runs the day-2 procedures through ctl: list, history, pause, switchover, failover, reinit, psql, logs",
     async () => {
-      const ctl = (...args: string[]) => {
-        const r = spawnSync(path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--swc", CTL, ...args], {
-          env: { ...process.env, STACK: stack.name, PATRONI_STACK_DIR: stack.dir },
-          encoding: "utf8",
-        });
-        return { status: r.status, out: `${r.stdout}${r.stderr}` };
-      };
-      const ok = (...args: string[]) => {
-        const r = ctl(...args);
-        if (r.status !== 0) throw new Error(`ctl ${args.join(" ")}: exit ${r.status}\n${r.out}`);
-        return r.out;
-      };
+      const ctl = (...args: string[]) => ctlRun(stack, args);
+      const ok = (...args: string[]) => ctlOk(stack, ...args);
       const leaderNow = () => patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
-      const waitLeader = async (name: string) => {
-        for (let i = 0; i < 60 && leaderNow()?.Member !== name; i++) await new Promise((res) => setTimeout(res, 1000));
+      // Its leader key comes before its promotion: wait for the new timeline too.
+      const waitLeader = async (name: string, timeline: number) => {
+        const there = () => leaderNow()?.Member === name && leaderNow()?.TL === timeline;
+        for (let i = 0; i < 60 && !there(); i++) await new Promise((res) => setTimeout(res, 1000));
         return leaderNow();
       };
       const before = leaderNow();
@@ -528,9 +525,15 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
 
       // A planned switchover to the bootstrap leader, then a failover back (§4.1): new timelines each.
       ok("switchover", "--candidate", stack.leader);
-      expect(await waitLeader(stack.leader)).toMatchObject({ Member: stack.leader, TL: (before.TL ?? 0) + 1 });
+      expect(await waitLeader(stack.leader, (before.TL ?? 0) + 1)).toMatchObject({
+        Member: stack.leader,
+        TL: (before.TL ?? 0) + 1,
+      });
       ok("failover", "--candidate", before.Member);
-      expect(await waitLeader(before.Member)).toMatchObject({ Member: before.Member, TL: (before.TL ?? 0) + 2 });
+      expect(await waitLeader(before.Member, (before.TL ?? 0) + 2)).toMatchObject({
+        Member: before.Member,
+        TL: (before.TL ?? 0) + 2,
+      });
 
       // A member whose data directory was emptied is rebuilt by reinit (§4.4).
       const broken = stack.hosts.find((h) => h !== stack.leader && h !== before.Member);
@@ -568,6 +571,198 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     },
   );
 
+  // Backups: the repository host's stanza, its archive, and the restores, on one topology.
+  const pgbackrestInfo = () =>
+    JSON.parse(
+      onHost(stack, stack.backupHost ?? "", "runuser -u pgbackrest -- pgbackrest --stanza=postgres --output=json info"),
+    )[0] as { backup: { label: string; type: string }[]; archive: { max: string }[] };
+  const primaryNow = () => {
+    const leader = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    if (!leader) throw new Error("no leader");
+    return leader;
+  };
+  const onPrimary = (sql: string) =>
+    onHost(
+      stack,
+      primaryNow().Member,
+      `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ${JSON.stringify(sql)}`,
+    );
+  const archivedUpTo = async (segment: string, seconds: number) => {
+    let last = "";
+    for (let i = 0; i < seconds && !(last.slice(8) >= segment.slice(8)); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      last = onPrimary("select coalesce(last_archived_wal, '') from pg_stat_archiver");
+    }
+    return last.slice(0, 24);
+  };
+
+  itOn(["dev", "seed"], "took the first full backup at deploy, and archives WAL from the new primary", async () => {
+    const info = pgbackrestInfo();
+    expect(info.backup.filter((b) => b.type === "full").length).toBeGreaterThanOrEqual(1);
+    // Switchovers happened above: the primary is on a later timeline, and its WAL reaches the repository.
+    const leader = primaryNow();
+    const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
+    expect(await archivedUpTo(segment, 90)).toBe(segment);
+    expect(Number.parseInt(segment.slice(0, 8), 16)).toBe(leader.TL);
+    onHost(stack, stack.backupHost ?? "", "runuser -u pgbackrest -- pgbackrest --stanza=postgres check");
+    expect(ctlOk(stack, "backup", "--type", "incr")).toMatch(/backup command end: completed successfully/);
+    const labels = pgbackrestInfo().backup.map((b) => b.label);
+    expect(labels.length).toBe(info.backup.length + 1);
+    expect(ctlOk(stack, "backups")).toMatch(/restorable: from \d{4}-\d{2}-\d{2} /);
+    expect(ctlOk(stack, "list")).toMatch(/backups: last incr .* ago, \d+ in the repository\narchiver: last archived /);
+  });
+
+  itOn(["dev"], "rebuilds a reinitialized replica from the repository, not from the primary", async () => {
+    const replica = patronictlList(stack, stack.leader).find((m) => m.Role === "Replica")?.Member;
+    if (!replica) throw new Error("no replica");
+    const since = onHost(stack, replica, "date '+%Y-%m-%d %H:%M:%S'");
+    ctlOk(stack, "reinit", replica);
+    let log = "";
+    for (let i = 0; i < 90 && !/replica has been created using/.test(log); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      log = onHost(stack, replica, `journalctl -u patroni --no-pager -o cat --since '${since}'`);
+    }
+    expect(log).toMatch(/replica has been created using pgbackrest/);
+    expect(log).not.toMatch(/Error creating replica using method pgbackrest/);
+  });
+
+  itOn(["dev"], "keeps taking writes while the repository host is away, and archiving catches up", async () => {
+    const bk = `${stack.prefix}-${stack.backupHost}`;
+    psql(stack, stack.rwPort, "create table if not exists away(n int)");
+    sh("docker", ["pause", bk]);
+    let written = 0;
+    try {
+      for (let i = 0; i < 20; i++) {
+        psql(stack, stack.rwPort, `insert into away values (${i}); select pg_switch_wal()`);
+        written++;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    } finally {
+      sh("docker", ["unpause", bk]);
+    }
+    expect(written).toBe(20);
+    expect(psql(stack, stack.rwPort, "select count(*) from away")).toBe("20");
+    const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
+    expect(await archivedUpTo(segment, 180)).toBe(segment);
+  });
+
+  itOn(["dev"], "refuses a restore it cannot do, or that is not confirmed, before touching anything", async () => {
+    const before = primaryNow();
+    expect(ctlRun(stack, ["restore", "--to", "2001-01-01T00:00:00Z", "--yes"])).toMatchObject({
+      status: 1,
+      out: expect.stringMatching(/before the end of the oldest backup .*nothing was touched/s),
+    });
+    expect(ctlRun(stack, ["restore", "--to", "latest"], "no\n")).toMatchObject({
+      status: 1,
+      out: expect.stringMatching(/not confirmed: nothing was touched/),
+    });
+    expect(ctlRun(stack, ["restore", "--to", "latest", "--into", "elsewhere", "--yes"])).toMatchObject({
+      status: 1,
+      out: expect.stringMatching(/unknown stack 'elsewhere': no Pulumi\.elsewhere\.yaml .*nothing was touched/),
+    });
+    expect(ctlRun(stack, ["restore", "--to", "latest", "--into", stack.name, "--yes"])).toMatchObject({
+      status: 1,
+      out: expect.stringMatching(/is this stack: leave --into out .*nothing was touched/),
+    });
+    expect(primaryNow()).toEqual(before);
+  });
+
+  itOn(["dev"], "restores the whole cluster to a point in time: exactly the rows written before it", async () => {
+    psql(stack, stack.rwPort, "drop table if exists marks; create table marks(id int primary key)");
+    psql(stack, stack.rwPort, "insert into marks select generate_series(1, 100)");
+    ctlOk(stack, "backup");
+    psql(stack, stack.rwPort, "insert into marks select generate_series(101, 150)");
+    await new Promise((res) => setTimeout(res, 1100));
+    const target = psql(
+      stack,
+      stack.rwPort,
+      "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+    );
+    await new Promise((res) => setTimeout(res, 1100));
+    psql(stack, stack.rwPort, "insert into marks select generate_series(151, 200)");
+    psql(stack, stack.rwPort, "drop table marks");
+    const leader = primaryNow();
+    const started = Date.now();
+    const out = ctlOk(stack, "restore", "--to", target, "--yes");
+    timings.restore_to_time_s = (Date.now() - started) / 1000;
+    expect(out).toMatch(/restored to .*: .* leads, 2 replica\(s\) streaming/);
+    expect(psql(stack, stack.rwPort, "select count(*), min(id), max(id) from marks")).toBe("150|1|150");
+    // HA again: the same leader on a new timeline, every replica streaming, writes through HAProxy.
+    const after = primaryNow();
+    expect(after.Member).toBe(leader.Member);
+    expect(after.TL ?? 0).toBeGreaterThan(leader.TL ?? 0);
+    expect(
+      patronictlList(stack, stack.leader)
+        .filter((m) => m.Role === "Replica")
+        .map((m) => m.State),
+    ).toEqual(["streaming", "streaming"]);
+    expectReadYourWrites(stack);
+    // A new full backup of the new timeline, and its WAL archived.
+    expect(pgbackrestInfo().backup.slice(-1)[0].type).toBe("full");
+    const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
+    expect(await archivedUpTo(segment, 90)).toBe(segment);
+    const again = await runStack(stack, "up");
+    expectSucceeded(again);
+    expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
+  });
+
+  itOn(["dev"], "clones the cluster at a point in time into another stack, and leaves this one as it was", async () => {
+    // A small second stack of the same project: one member, its own repository host.
+    const clone = makeStack("dev", 9, {
+      kind: "clone",
+      project: stack,
+      overrides: {
+        hosts: [
+          { name: "c1", address: "0.0.0.0" },
+          { name: "cbk", address: "0.0.0.0" },
+        ],
+        roles: { etcd: ["c1"], patroni: ["c1"], haproxy: ["c1"], backup: ["cbk"] },
+        // One router: no virtual IP.
+        haproxy: { vip: undefined },
+      },
+    });
+    try {
+      expect(ctlRun(stack, ["restore", "--to", "latest", "--into", clone.name, "--yes"])).toMatchObject({
+        status: 1,
+        out: expect.stringMatching(/has no running leader: make up STACK=.*nothing was touched/),
+      });
+      expectSucceeded(await runStack(clone, "up"));
+      psql(stack, stack.rwPort, "drop table if exists cloned; create table cloned(id int primary key)");
+      psql(stack, stack.rwPort, "insert into cloned select generate_series(1, 100)");
+      ctlOk(stack, "backup");
+      psql(stack, stack.rwPort, "insert into cloned select generate_series(101, 150)");
+      await new Promise((res) => setTimeout(res, 1100));
+      const target = psql(
+        stack,
+        stack.rwPort,
+        "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+      );
+      await new Promise((res) => setTimeout(res, 1100));
+      psql(stack, stack.rwPort, "insert into cloned select generate_series(151, 200)");
+      const before = primaryNow();
+      const started = Date.now();
+      const out = ctlOk(stack, "restore", "--to", target, "--into", clone.name, "--yes");
+      timings.clone_to_time_s = (Date.now() - started) / 1000;
+      expect(out).toMatch(/cloned into stack .*: c1 leads, 0 replica\(s\) streaming/);
+      // The clone: the rows before the target, through its own HAProxy with its own password.
+      expect(psql(clone, clone.rwPort, "select count(*), min(id), max(id) from cloned")).toBe("150|1|150");
+      psql(clone, clone.rwPort, "insert into cloned values (1000)");
+      // This stack: every row, the same leader on the same timeline, its repository as it was.
+      expect(psql(stack, stack.rwPort, "select count(*) from cloned")).toBe("200");
+      expect(primaryNow()).toEqual(before);
+      const trusted = `grep -c patroni-stack-clone /home/pgbackrest/.ssh/authorized_keys || true`;
+      expect(onHost(stack, stack.backupHost ?? "", trusted)).toBe("0");
+      // The clone archives to its own repository, and its stack changes nothing on the next up.
+      onHost(clone, "cbk", "runuser -u pgbackrest -- pgbackrest --stanza=postgres check");
+      const again = await runStack(clone, "up");
+      expectSucceeded(again);
+      expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
+      expectSucceeded(await runStack(clone, "down"));
+    } finally {
+      removeStack(clone, { keepProject: true });
+    }
+  });
+
   // one topology is enough for this (slow) scenario
   itOn(["dev"], "sets a lost host up again from scratch: it rejoins etcd, streams, and routes again", async () => {
     // The bootstrap leader's host (a replica since the switchover) also runs etcd and HAProxy.
@@ -581,7 +776,10 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     timings.host_replaced_s = r.seconds;
     const touched = r.events.filter((e) => e.op !== "same").map((e) => e.name);
     // Only what runs on that host: its container and its steps (the roles and DCS steps run there).
-    expect(touched.filter((n) => !n.includes(`-${host}`) && !/^postgres-(roles|dcs)-/.test(n))).toEqual([]);
+    // The backup repository scans the new host's SSH key again.
+    expect(
+      touched.filter((n) => !n.includes(`-${host}`) && !/^postgres-(roles|dcs|backup-configure)-/.test(n)),
+    ).toEqual([]);
     expect(touched).toContain(`local-${host}`);
     expect(preview.events.filter((e) => e.op !== "same").length).toBe(touched.length);
     expect(r.output).toMatch(new RegExp(`etcd member ${host} lost its data`));
@@ -598,7 +796,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         'etcdctl member list -w json | python3 -c \'import json,sys; print(json.dumps([m.get("name","") for m in json.load(sys.stdin)["members"]]))\'',
       ),
     ) as string[];
-    expect(members.sort()).toEqual([...stack.hosts].sort()); // dev: etcd on every host, all started
+    expect(members.sort()).toEqual([...stack.etcdHosts].sort()); // dev: etcd on every member host, all started
     const receiver = () =>
       onHost(
         stack,
@@ -611,6 +809,10 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       status = receiver();
     }
     expect(status).toBe("streaming");
+    // The new replica came from the backup repository, not from the primary.
+    expect(onHost(stack, host, "journalctl -u patroni --no-pager -o cat")).toMatch(
+      /replica has been created using pgbackrest/,
+    );
     expect(patronictlList(stack, host).find((m) => m.Member === host)?.Role).toBe("Replica");
     expect(psql(stack, stack.rwPort, "select pg_is_in_recovery()")).toBe("f");
     const again = await runStack(stack, "up");

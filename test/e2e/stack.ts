@@ -96,6 +96,8 @@ export interface TestStack {
   patroniHosts: string[];
   /** The routers' virtual IP, when the stack has one. */
   vip?: string;
+  /** The backup repository's host (roles.backup), when the stack has one. */
+  backupHost?: string;
   /** HAProxy's ports on the routers (and on the VIP). */
   routerPorts: { readWrite: number; readOnly: number; stats: number };
 }
@@ -116,6 +118,8 @@ export interface StackOptions {
   kind?: string;
   /** `patroni-stack:<key>` values: objects are merged over the copied file's, lists replace them. */
   overrides?: Record<string, Record<string, unknown> | unknown[]>;
+  /** Another stack of that stack's project (its directory, state and passphrase). */
+  project?: TestStack;
 }
 
 /** Copy Pulumi.<source>.yaml into a temp project with a unique stack name, subnet and ports. */
@@ -123,10 +127,12 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
   const kind = options.kind ?? "e2e";
   removeAbandoned(kind, source);
   const name = `${kind}-${source}-${process.pid}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
-  // A project of its own whose program is this checkout's.
-  const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ ...project, main: path.relative(dir, ROOT) }));
+  const dir = options.project?.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `patroni-stack-${name}-`));
+  if (!options.project) {
+    // A project of its own whose program is this checkout's.
+    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ ...project, main: path.relative(dir, ROOT) }));
+  }
   const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${source}.yaml`), "utf8")) as {
     config: Record<string, unknown>;
     encryptionsalt?: string;
@@ -175,6 +181,7 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
     etcdHosts: plan.etcd.members.map((m) => m.name),
     patroniHosts: plan.patroni.members.map((m) => m.name),
     vip: plan.vip?.address,
+    backupHost: plan.backup?.host.name,
     routerPorts: {
       readWrite: plan.haproxy.readWritePort,
       readOnly: plan.haproxy.readOnlyPort,
@@ -315,6 +322,27 @@ export interface Member {
   TL?: number;
 }
 
+/** ctl (cli/ctl.ts) on a test stack: its exit status and its output (stdout, then stderr). */
+export function ctl(stack: TestStack, args: string[], input?: string): { status: number | null; out: string } {
+  const r = spawnSync(
+    path.join(ROOT, "node_modules", ".bin", "ts-node"),
+    ["--swc", path.join(ROOT, "cli", "ctl.ts"), ...args],
+    {
+      env: { ...process.env, STACK: stack.name, PATRONI_STACK_DIR: stack.dir },
+      encoding: "utf8",
+      input: input ?? "",
+    },
+  );
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** ctl that must succeed: its output. */
+export function ctlOk(stack: TestStack, ...args: string[]): string {
+  const r = ctl(stack, args);
+  if (r.status !== 0) throw new Error(`ctl ${args.join(" ")}: exit ${r.status}\n${r.out}`);
+  return r.out;
+}
+
 export function patronictlList(stack: TestStack, host: string): Member[] {
   return JSON.parse(onHost(stack, host, `patronictl -c ${PATRONI_CONFIG_PATH} list -f json`)) as Member[];
 }
@@ -335,12 +363,12 @@ export function leftovers(stack: TestStack): string[] {
 }
 
 /** Remove whatever an aborted test left (containers, network, temp dir). */
-export function removeStack(stack: TestStack): void {
+export function removeStack(stack: TestStack, options: { keepProject?: boolean } = {}): void {
   for (const c of sh("docker", ["ps", "-a", "--format", "{{.Names}}"]).split("\n")) {
-    if (c.startsWith(stack.prefix)) spawnSync("docker", ["rm", "-f", c]);
+    if (c.startsWith(`${stack.prefix}-`)) spawnSync("docker", ["rm", "-f", c]);
   }
   spawnSync("docker", ["network", "rm", stack.prefix]);
-  fs.rmSync(stack.dir, { recursive: true, force: true });
+  if (!options.keepProject) fs.rmSync(stack.dir, { recursive: true, force: true });
 }
 
 /** How many resources the engine's state of the stack holds (0 once destroyed). */
