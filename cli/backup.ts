@@ -437,16 +437,23 @@ async function restore(stack: Stack, args: string[]): Promise<number> {
   );
   console.log(`${primary.name} is the primary and takes writes (${Math.round((Date.now() - started) / 1000)} s)`);
   if (saved) {
-    const put = onHost(
-      dest,
-      primary.host,
-      [
-        "sh",
-        "-c",
-        `f=$(mktemp) && cat >"$f" && patronictl -c ${PATRONI_CONFIG_PATH} edit-config --replace "$f" --force >/dev/null; s=$?; rm -f "$f"; exit $s`,
-      ],
-      { input: saved, stdio: ["pipe", "ignore", "pipe"] },
-    );
+    const replace = () =>
+      onHost(
+        dest,
+        primary.host,
+        [
+          "sh",
+          "-c",
+          `f=$(mktemp) && cat >"$f" && patronictl -c ${PATRONI_CONFIG_PATH} edit-config --replace "$f" --force >/dev/null; s=$?; rm -f "$f"; exit $s`,
+        ],
+        { input: saved, stdio: ["pipe", "ignore", "pipe"] },
+      );
+    // The new leader writes the cluster's config key a moment after it takes the lock.
+    let put = replace();
+    for (let i = 0; i < 60 && put.status !== 0 && /config key does not exist/.test(String(put.stderr)); i++) {
+      await sleep(1000);
+      put = replace();
+    }
     if (put.status !== 0) fail("could not put the dynamic configuration back (make up repairs it)", put);
     console.log("dynamic configuration restored");
   }
