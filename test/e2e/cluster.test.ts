@@ -675,11 +675,15 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(primaryNow()).toEqual(before);
   });
 
-  itOn(["dev"], "restores the whole cluster to a point in time: exactly the rows written before it", async () => {
-    psql(stack, stack.rwPort, "drop table if exists marks; create table marks(id int primary key)");
-    psql(stack, stack.rwPort, "insert into marks select generate_series(1, 100)");
+  /**
+   * Rows 1..100 in `table`, a backup, rows 101..150, then the target time (returned), then rows
+   * 151..200: a restore to the target holds exactly 1..150.
+   */
+  const marksAroundTarget = async (table: string) => {
+    psql(stack, stack.rwPort, `drop table if exists ${table}; create table ${table}(id int primary key)`);
+    psql(stack, stack.rwPort, `insert into ${table} select generate_series(1, 100)`);
     ctlOk(stack, "backup");
-    psql(stack, stack.rwPort, "insert into marks select generate_series(101, 150)");
+    psql(stack, stack.rwPort, `insert into ${table} select generate_series(101, 150)`);
     await new Promise((res) => setTimeout(res, 1100));
     const target = psql(
       stack,
@@ -687,7 +691,12 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
     );
     await new Promise((res) => setTimeout(res, 1100));
-    psql(stack, stack.rwPort, "insert into marks select generate_series(151, 200)");
+    psql(stack, stack.rwPort, `insert into ${table} select generate_series(151, 200)`);
+    return target;
+  };
+
+  itOn(["dev"], "restores the whole cluster to a point in time: exactly the rows written before it", async () => {
+    const target = await marksAroundTarget("marks");
     psql(stack, stack.rwPort, "drop table marks");
     const leader = primaryNow();
     const started = Date.now();
@@ -735,18 +744,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         out: expect.stringMatching(/has no running leader: make up STACK=.*nothing was touched/),
       });
       expectSucceeded(await runStack(clone, "up"));
-      psql(stack, stack.rwPort, "drop table if exists cloned; create table cloned(id int primary key)");
-      psql(stack, stack.rwPort, "insert into cloned select generate_series(1, 100)");
-      ctlOk(stack, "backup");
-      psql(stack, stack.rwPort, "insert into cloned select generate_series(101, 150)");
-      await new Promise((res) => setTimeout(res, 1100));
-      const target = psql(
-        stack,
-        stack.rwPort,
-        "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-      );
-      await new Promise((res) => setTimeout(res, 1100));
-      psql(stack, stack.rwPort, "insert into cloned select generate_series(151, 200)");
+      const target = await marksAroundTarget("cloned");
       const before = primaryNow();
       const started = Date.now();
       const out = ctlOk(stack, "restore", "--to", target, "--into", clone.name, "--yes");

@@ -1,5 +1,5 @@
 import { parse } from "ini";
-import { ConfigError, RawSettings, resolveSettings } from "../../settings";
+import { RawSettings, resolveSettings } from "../../settings";
 import { calendarProblem } from "../../settings/calendar";
 import { planCluster } from "../../plan";
 import {
@@ -23,7 +23,7 @@ import {
 } from "../../configs/backupInfo";
 import { comparableDeclared, comparableLive, dcsDifferences } from "../../configs/dcsDiff";
 import { renderDynamicConfig } from "../../configs/dcs";
-import { threeNodeSettings, withKey } from "../fixtures/settings";
+import { configProblems, threeNodeSettings, withKey } from "../fixtures/settings";
 
 type Raw = RawSettings & Record<string, unknown>;
 
@@ -35,15 +35,7 @@ function withBackupHost(): Raw {
   return raw;
 }
 
-function problemsOf(raw: Raw, creds: Parameters<typeof resolveSettings>[1] = withKey): string[] {
-  try {
-    resolveSettings(raw, creds);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.key}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+const problemsOf = configProblems;
 
 const planOf = (raw: Raw, creds: Parameters<typeof resolveSettings>[1] = withKey) =>
   planCluster(resolveSettings(raw, creds));

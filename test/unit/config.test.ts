@@ -3,21 +3,15 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { writePulumiProject } from "../../settings/stackFile";
-import { ConfigError, RawSettings, resolveSettings } from "../../settings";
-import { stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
+import { RawSettings, resolveSettings } from "../../settings";
+import { configProblems, stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
 
 type Mutate = (s: RawSettings & Record<string, unknown>) => void;
 
 function problemsOf(mutate: Mutate, creds = withKey): string[] {
   const raw = threeNodeSettings() as RawSettings & Record<string, unknown>;
   mutate(raw);
-  try {
-    resolveSettings(raw, creds);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.key}: ${p.message}`);
-    throw e;
-  }
-  return [];
+  return configProblems(raw, creds);
 }
 
 describe("defaults", () => {
