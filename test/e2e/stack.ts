@@ -156,9 +156,10 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
   const haproxy = cfg["patroni-stack:haproxy"] as { vip?: { address: string } } | undefined;
   if (haproxy?.vip) haproxy.vip.address = `${subnet}.100`;
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
-  // What the test expects comes from the program's own config resolution and plan.
+  // What the test expects comes from the program's own config resolution and plan (a test sets
   const config = readStackFile(dir, name);
-  const plan = planCluster(resolveSettings(rawSettings(config), { privateKey: false, password: false }));
+  // the S3 keys, secrets, after the stack file is written: see setSecretConfig).
+  const plan = planCluster(resolveSettings(rawSettings(config), { privateKey: false, password: false, s3Keys: true }));
   const suite = localSuite(config) ?? "bookworm";
   // The hosts' base image for this suite (quick when it exists already).
   sh(path.join(ROOT, "scripts", "base-image.sh"), [suite]);
@@ -251,6 +252,19 @@ export function makeProject(name: string, main: string, config: Record<string, u
   );
   fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify({ config }));
   return { name, dir, prefix: localPrefix(name) } as TestStack;
+}
+
+/** A secret of the stack's config, as a user sets it (`pulumi config set --secret`, the value on stdin). */
+export function setSecretConfig(stack: TestStack, key: string, value: string): void {
+  const bin = sh(path.join(ROOT, "scripts", "toolchain.sh"), []).trim();
+  const env = { ...engineEnv(stack, "pulumi"), PATH: `${bin}:${process.env.PATH ?? ""}` };
+  const run = (args: string[], input = "") =>
+    spawnSync("pulumi", args, { cwd: stack.dir, env, input, encoding: "utf8" });
+  fs.mkdirSync(path.join(stack.dir, ".pulumi-state"), { recursive: true });
+  const init = run(["stack", "init", stack.name]);
+  if (init.status !== 0 && !/already exists/.test(init.stderr)) throw new Error(`pulumi stack init: ${init.stderr}`);
+  const set = run(["config", "set", "--secret", "--stack", stack.name, `patroni-stack:${key}`], value);
+  if (set.status !== 0) throw new Error(`pulumi config set --secret ${key}: ${set.stderr}`);
 }
 
 /** The environment of a stack's runs: its own Pulumi state and passphrase, in its directory. */
