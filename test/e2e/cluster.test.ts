@@ -15,7 +15,9 @@ import {
   deployPhases,
   leftovers,
   makeStack,
+  marksAroundTarget,
   onHost,
+  oneMemberWithBackup,
   patronictlList,
   psql,
   recordBenchmark,
@@ -164,6 +166,16 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       } finally {
         // With nopreempt the address stays on its new holder once this HAProxy is back.
         onHost(stack, before[0], "systemctl start haproxy");
+        // The tests after this one connect through the first router's ports: wait until its
+        // restarted HAProxy has found the primary again (its first checks take a moment).
+        for (let i = 0; i < 60; i++) {
+          try {
+            psql(stack, stack.rwPort, "select 1");
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
       }
     },
   );
@@ -675,28 +687,8 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(primaryNow()).toEqual(before);
   });
 
-  /**
-   * Rows 1..100 in `table`, a backup, rows 101..150, then the target time (returned), then rows
-   * 151..200: a restore to the target holds exactly 1..150.
-   */
-  const marksAroundTarget = async (table: string) => {
-    psql(stack, stack.rwPort, `drop table if exists ${table}; create table ${table}(id int primary key)`);
-    psql(stack, stack.rwPort, `insert into ${table} select generate_series(1, 100)`);
-    ctlOk(stack, "backup");
-    psql(stack, stack.rwPort, `insert into ${table} select generate_series(101, 150)`);
-    await new Promise((res) => setTimeout(res, 1100));
-    const target = psql(
-      stack,
-      stack.rwPort,
-      "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-    );
-    await new Promise((res) => setTimeout(res, 1100));
-    psql(stack, stack.rwPort, `insert into ${table} select generate_series(151, 200)`);
-    return target;
-  };
-
   itOn(["dev"], "restores the whole cluster to a point in time: exactly the rows written before it", async () => {
-    const target = await marksAroundTarget("marks");
+    const target = await marksAroundTarget(stack, "marks");
     psql(stack, stack.rwPort, "drop table marks");
     const leader = primaryNow();
     const started = Date.now();
@@ -728,15 +720,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     const clone = makeStack("dev", 9, {
       kind: "clone",
       project: stack,
-      overrides: {
-        hosts: [
-          { name: "c1", address: "0.0.0.0" },
-          { name: "cbk", address: "0.0.0.0" },
-        ],
-        roles: { etcd: ["c1"], patroni: ["c1"], haproxy: ["c1"], backup: ["cbk"] },
-        // One router: no virtual IP.
-        haproxy: { vip: undefined },
-      },
+      overrides: oneMemberWithBackup("c1", "cbk"),
     });
     try {
       expect(ctlRun(stack, ["restore", "--to", "latest", "--into", clone.name, "--yes"])).toMatchObject({
@@ -744,7 +728,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         out: expect.stringMatching(/has no running leader: make up STACK=.*nothing was touched/),
       });
       expectSucceeded(await runStack(clone, "up"));
-      const target = await marksAroundTarget("cloned");
+      const target = await marksAroundTarget(stack, "cloned");
       const before = primaryNow();
       const started = Date.now();
       const out = ctlOk(stack, "restore", "--to", target, "--into", clone.name, "--yes");

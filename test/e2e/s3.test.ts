@@ -14,7 +14,9 @@ import {
   ENGINE,
   ctlOk,
   makeStack,
+  marksAroundTarget,
   onHost,
+  oneMemberWithBackup,
   psql,
   removeStack,
   runStack,
@@ -94,12 +96,7 @@ async function listening(address: string, port: number): Promise<void> {
     stack = makeStack("dev", 10, {
       kind: "s3",
       overrides: {
-        hosts: [
-          { name: "s1", address: "0.0.0.0" },
-          { name: "sbk", address: "0.0.0.0" },
-        ],
-        roles: { etcd: ["s1"], patroni: ["s1"], haproxy: ["s1"], backup: ["sbk"] },
-        haproxy: { vip: undefined },
+        ...oneMemberWithBackup("s1", "sbk"),
         backup: {
           repository: {
             type: "s3",
@@ -135,22 +132,10 @@ async function listening(address: string, port: number): Promise<void> {
     // The member's pgbackrest.conf holds the keys: readable by root and postgres only.
     expect(onHost(stack, "s1", "stat -c '%a %U:%G' /etc/pgbackrest/pgbackrest.conf")).toBe("640 root:postgres");
 
-    psql(
-      stack,
-      stack.rwPort,
-      "create table marks(id int primary key); insert into marks select generate_series(1, 100)",
-    );
-    ctlOk(stack, "backup");
-    await new Promise((res) => setTimeout(res, 1100));
-    const target = psql(
-      stack,
-      stack.rwPort,
-      "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-    );
-    await new Promise((res) => setTimeout(res, 1100));
-    psql(stack, stack.rwPort, "insert into marks select generate_series(101, 200)");
+    // Exactly the rows written before the target come back from the bucket.
+    const target = await marksAroundTarget(stack, "marks");
     expect(ctlOk(stack, "restore", "--to", target, "--yes")).toMatch(/restored to .*: s1 leads/);
-    expect(psql(stack, stack.rwPort, "select count(*), max(id) from marks")).toBe("100|100");
+    expect(psql(stack, stack.rwPort, "select count(*), max(id) from marks")).toBe("150|150");
     // WAL of the new timeline reaches the bucket too.
     const segment = psql(stack, stack.rwPort, "select pg_walfile_name(pg_switch_wal())");
     const archived = () =>

@@ -456,3 +456,38 @@ export function editConfig(stack: TestStack, key: string, change: Record<string,
   doc.config[full] = { ...((doc.config[full] as Record<string, unknown> | undefined) ?? {}), ...change };
   fs.writeFileSync(file, stringify(doc));
 }
+
+/**
+ * The overrides of a small second stack: one host that runs every role but the backup, one
+ * repository host, one router (so no virtual IP).
+ */
+export function oneMemberWithBackup(member: string, backupHost: string) {
+  return {
+    hosts: [
+      { name: member, address: "0.0.0.0" },
+      { name: backupHost, address: "0.0.0.0" },
+    ],
+    roles: { etcd: [member], patroni: [member], haproxy: [member], backup: [backupHost] },
+    haproxy: { vip: undefined },
+  };
+}
+
+/**
+ * Rows 1..100 in `table`, a backup, rows 101..150, then the target time (returned), then rows
+ * 151..200: a restore to the target holds exactly 1..150.
+ */
+export async function marksAroundTarget(stack: TestStack, table: string): Promise<string> {
+  psql(stack, stack.rwPort, `drop table if exists ${table}; create table ${table}(id int primary key)`);
+  psql(stack, stack.rwPort, `insert into ${table} select generate_series(1, 100)`);
+  ctlOk(stack, "backup");
+  psql(stack, stack.rwPort, `insert into ${table} select generate_series(101, 150)`);
+  await new Promise((res) => setTimeout(res, 1100));
+  const target = psql(
+    stack,
+    stack.rwPort,
+    "select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+  );
+  await new Promise((res) => setTimeout(res, 1100));
+  psql(stack, stack.rwPort, `insert into ${table} select generate_series(151, 200)`);
+  return target;
+}
