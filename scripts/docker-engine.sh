@@ -11,7 +11,8 @@
 # Idempotent; safe to run on every CI job (background daemons do not survive between jobs).
 #
 # Environment:
-#   DOCKER_ENGINE_TIMEOUT  seconds to wait for the daemon (default 60)
+#   DOCKER_ENGINE_TIMEOUT  seconds to wait for the daemon, per attempt (default 60)
+#   DOCKER_ENGINE_ATTEMPTS how many times to start dockerd when it exits while starting (default 3)
 #   DOCKERD_LOG            daemon log file (default /var/log/dockerd.log as root,
 #                          else $HOME/.cache/patroni-stack/dockerd.log)
 set -euo pipefail
@@ -61,18 +62,16 @@ if ! command -v dockerd >/dev/null 2>&1; then
     command -v dockerd >/dev/null 2>&1 || die "docker.io installed but 'dockerd' still not on PATH"
 fi
 
-# Is a daemon already starting (e.g. from a previous interrupted run)? Then just wait for it.
-if pid="$(pgrep -x dockerd 2>/dev/null | head -n 1)" && [[ -n "$pid" ]]; then
-    log "dockerd already running as pid $pid, waiting for it to answer"
+if [[ -n "${DOCKERD_LOG:-}" ]]; then
+    logfile="$DOCKERD_LOG"
+elif [[ -d /var/log && -w /var/log ]]; then
+    logfile=/var/log/dockerd.log
 else
-    if [[ -n "${DOCKERD_LOG:-}" ]]; then
-        logfile="$DOCKERD_LOG"
-    elif [[ -d /var/log && -w /var/log ]]; then
-        logfile=/var/log/dockerd.log
-    else
-        logfile="$HOME/.cache/patroni-stack/dockerd.log"
-    fi
-    mkdir -p "$(dirname "$logfile")"
+    logfile="$HOME/.cache/patroni-stack/dockerd.log"
+fi
+mkdir -p "$(dirname "$logfile")"
+
+start_dockerd() {
     # A stale pid file from a killed daemon makes dockerd refuse to start.
     if [[ -f /var/run/docker.pid ]] && ! kill -0 "$(cat /var/run/docker.pid 2>/dev/null || echo 0)" 2>/dev/null; then
         rm -f /var/run/docker.pid
@@ -80,15 +79,42 @@ else
     log "starting dockerd (log: $logfile)"
     # setsid + nohup: the daemon must outlive this script and its terminal.
     setsid nohup dockerd >>"$logfile" 2>&1 </dev/null &
+}
+
+# dockerd gives up when the containerd it supervises is slow to open its socket (seen on a
+# loaded machine right after the package was installed). What such a failed start leaves
+# behind (a containerd still starting, its socket and pid file) is removed before the next try.
+clean_after_failed_start() {
+    pkill -x containerd-shim-runc-v2 2>/dev/null || true
+    pkill -f '^containerd --config /var/run/docker/containerd/containerd.toml' 2>/dev/null || true
+    sleep 2
+    rm -f /var/run/docker/containerd/containerd.sock /var/run/docker/containerd/containerd-debug.sock \
+        /var/run/docker/containerd/containerd.pid /var/run/docker.pid
+}
+
+# Is a daemon already starting (e.g. from a previous interrupted run)? Then just wait for it.
+if pid="$(pgrep -x dockerd 2>/dev/null | head -n 1)" && [[ -n "$pid" ]]; then
+    log "dockerd already running as pid $pid, waiting for it to answer"
+else
+    start_dockerd
 fi
 
+attempts="${DOCKER_ENGINE_ATTEMPTS:-3}"
+attempt=1
 start=$SECONDS
 until engine_answers; do
     if (( SECONDS - start >= timeout_s )); then
-        die "dockerd did not answer within ${timeout_s}s; see ${logfile:-the dockerd log}: $(tail -n 5 "${logfile:-/dev/null}" 2>/dev/null | tr '\n' ' ')"
+        die "dockerd did not answer within ${timeout_s}s; see $logfile: $(tail -n 5 "$logfile" 2>/dev/null | tr '\n' ' ')"
     fi
-    if [[ -n "${logfile:-}" ]] && ! pgrep -x dockerd >/dev/null 2>&1; then
-        die "dockerd exited during startup; last log lines: $(tail -n 10 "$logfile" 2>/dev/null | tr '\n' ' ')"
+    if ! pgrep -x dockerd >/dev/null 2>&1; then
+        if (( attempt >= attempts )); then
+            die "dockerd exited during startup ${attempts} times; last log lines: $(tail -n 10 "$logfile" 2>/dev/null | tr '\n' ' ')"
+        fi
+        log "dockerd exited during startup (attempt $attempt of $attempts): $(tail -n 1 "$logfile" 2>/dev/null); trying again"
+        attempt=$((attempt + 1))
+        clean_after_failed_start
+        start=$SECONDS
+        start_dockerd
     fi
     sleep 1
 done
