@@ -609,7 +609,9 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     );
   const archivedUpTo = async (segment: string, seconds: number) => {
     let last = "";
-    for (let i = 0; i < seconds && !(last.slice(8) >= segment.slice(8)); i++) {
+    // WAL file names sort by timeline, then position: the previous timeline's segment of the same
+    // number (or a .history file) is not this one.
+    for (let i = 0; i < seconds && !(last.slice(0, 24) >= segment); i++) {
       await new Promise((res) => setTimeout(res, 1000));
       last = onPrimary("select coalesce(last_archived_wal, '') from pg_stat_archiver");
     }
