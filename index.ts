@@ -42,6 +42,8 @@ export const loopbackReadWriteUrl = cluster.loopbackReadWriteUrl;
 export const loopbackReadOnlyUrl = cluster.loopbackReadOnlyUrl;
 export const virtualIp = plan.vip?.address;
 export const superuserPassword = cluster.superuserPassword;
+/** The stack CA's certificate: `sslrootcert` for `sslmode=verify-full`, `--cacert` for curl. */
+export const caCertificate = cluster.caCertificate;
 export const userPasswords = cluster.userPasswords;
 export const leader = plan.patroni.leader.name;
 export const members = plan.patroni.members.map((m) => ({ name: m.name, address: m.host.address, role: m.role }));

@@ -6,6 +6,7 @@
  */
 import { BASE_PARAMETERS, BackupSettings, HostSettings, ResolvedSettings } from "./settings";
 import { archiveParameters, BACKUP_PACKAGES, recoveryConf } from "./configs/pgbackrest";
+import { AltNames, hostAltNames, TlsService } from "./configs/tls";
 
 export interface SshEndpoint {
   host: string;
@@ -131,6 +132,23 @@ export interface BackupSpec {
   packages: Packages;
 }
 
+/** One host's certificate: the names it carries and the services that read it. */
+export interface TlsHostSpec {
+  host: HostSpec;
+  altNames: AltNames;
+  services: TlsService[];
+}
+
+/** TLS on every hop (`tls.enabled`): the stack's CA and a certificate per host. */
+export interface TlsSpec {
+  validityDays: number;
+  renewBeforeDays: number;
+  caValidityDays: number;
+  /** The CA's common name. */
+  caName: string;
+  hosts: TlsHostSpec[];
+}
+
 export interface ClusterPlan {
   hosts: HostSpec[];
   /** Each host that runs a role, with the packages of all its roles. */
@@ -146,6 +164,8 @@ export interface ClusterPlan {
     initialCluster: string;
     /** `address:clientPort` of every member, for Patroni's `etcd3.hosts`. */
     clientEndpoints: string[];
+    /** https with client certificates on the client and peer ports. */
+    tls: boolean;
   };
   patroni: {
     leader: PatroniMemberSpec;
@@ -165,6 +185,8 @@ export interface ClusterPlan {
     packages: Packages;
     /** Extra roles created on the primary. */
     users: ResolvedSettings["postgresql"]["users"];
+    /** TLS on PostgreSQL, the REST API and Patroni's etcd client (absent: plain text). */
+    tls?: { verifyClient: ResolvedSettings["tls"]["restApi"]["verifyClient"]; requirePostgres: boolean };
   };
   /** `cluster.onDestroy: purge`: destroy removes data directories too. */
   purgeOnDestroy: boolean;
@@ -174,6 +196,7 @@ export interface ClusterPlan {
   vip?: VipSpec;
   /** Backups and WAL archiving, when `roles.backup` names a repository host. */
   backup?: BackupSpec;
+  tls?: TlsSpec;
 }
 
 /** The prefix of a local stack's Docker objects (its network, and its containers' names). */
@@ -234,19 +257,21 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     return host;
   };
   const { etcd, haproxy, patroni, postgresql } = settings;
+  const tls = settings.tls.enabled ? settings.tls : undefined;
+  const scheme = tls ? "https" : "http";
 
   const members = settings.roles.etcd.map(lookup).map((host) => ({
     name: host.name,
     host,
-    clientUrl: `http://${host.address}:${etcd.clientPort}`,
-    peerUrl: `http://${host.address}:${etcd.peerPort}`,
+    clientUrl: `${scheme}://${host.address}:${etcd.clientPort}`,
+    peerUrl: `${scheme}://${host.address}:${etcd.peerPort}`,
   }));
 
   const patroniMembers = settings.roles.patroni.map(lookup).map((host, i): PatroniMemberSpec => ({
     name: host.name,
     host,
     role: i === 0 ? "leader" : "replica",
-    restUrl: `http://${host.address}:${patroni.restApiPort}`,
+    restUrl: `${scheme}://${host.address}:${patroni.restApiPort}`,
     postgres: { address: host.address, port: postgresql.port },
   }));
 
@@ -319,6 +344,33 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
         }
       : undefined;
 
+  // Clients reach PostgreSQL through the routers and the virtual IP too: the members' certificates
+  // carry those names, and the routers' carry the virtual IP.
+  const vipAddress = haproxy.vip ? [haproxy.vip.address] : [];
+  const routerNames = routers.flatMap((r) => [r.name, r.host.address]);
+  const tlsSpec: TlsSpec | undefined = tls && {
+    validityDays: tls.validityDays,
+    renewBeforeDays: tls.renewBeforeDays,
+    caValidityDays: tls.caValidityDays,
+    caName: `patroni-stack ${settings.cluster.scope} CA`,
+    hosts: hostPackages.map(({ host }) => {
+      const services: TlsService[] = [
+        ...(members.some((m) => m.host === host) ? (["etcd"] as const) : []),
+        ...(patroniMembers.some((m) => m.host === host) ? (["postgres"] as const) : []),
+        ...(routers.some((r) => r.host === host) ? (["haproxy"] as const) : []),
+        "client",
+      ];
+      const also = [
+        ...(services.includes("postgres") ? [...routerNames, ...vipAddress] : []),
+        ...(services.includes("haproxy") ? vipAddress : []),
+      ];
+      return { host, altNames: hostAltNames(host, also), services };
+    }),
+  };
+  const extraHba = postgresql.pgHba ?? [
+    `${tls?.postgres.require ? "hostssl" : "host"} all all 0.0.0.0/0 scram-sha-256`,
+  ];
+
   return {
     hosts,
     hostPackages,
@@ -328,6 +380,7 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       members,
       initialCluster: members.map((m) => `${m.name}=${m.peerUrl}`).join(","),
       clientEndpoints: members.map((m) => `${m.host.address}:${etcd.clientPort}`),
+      tls: tls !== undefined,
     },
     patroni: {
       leader: patroniMembers[0],
@@ -338,11 +391,12 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       namespace: settings.cluster.namespace,
       etcdHosts: members.map((m) => `${m.host.address}:${etcd.clientPort}`),
       dataDir: postgresql.dataDir,
-      extraHba: postgresql.pgHba,
+      extraHba,
       initdb: postgresql.initdb,
       pgVersion: postgresql.version,
       users: postgresql.users,
       packages: pgPackages,
+      tls: tls && { verifyClient: tls.restApi.verifyClient, requirePostgres: tls.postgres.require },
     },
     purgeOnDestroy: settings.cluster.onDestroy === "purge",
     routers,
@@ -353,5 +407,6 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       routers: routers.map((r, i) => ({ name: r.name, address: r.host.address, priority: 150 - 10 * i })),
     },
     backup,
+    tls: tlsSpec,
   };
 }

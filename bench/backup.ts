@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { LoadClient, prepare, queryOnce, type Endpoint } from "./chaos/client";
+import { LoadClient, pgSettings, prepare, queryOnce, type Endpoint } from "./chaos/client";
 import { endpoints } from "./chaos/run";
 import { writeReport } from "./chaos/report";
 import {
@@ -88,7 +88,7 @@ function newestBackup(stack: TestStack) {
 
 /** One write through HAProxy on a fresh connection: whether it was acknowledged. */
 async function writeOnce(e: Endpoint): Promise<boolean> {
-  const c = new Client({ ...e, connectionTimeoutMillis: 1000, query_timeout: 1000 });
+  const c = new Client({ ...pgSettings(e), connectionTimeoutMillis: 1000, query_timeout: 1000 });
   c.on("error", () => undefined);
   try {
     await c.connect();

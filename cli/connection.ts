@@ -9,13 +9,25 @@ import * as fs from "fs";
 import * as path from "path";
 import { ClientUrls, renderConnectionHints, renderPgpass } from "../configs/pgpass";
 
-/** Write `.pulumi-state/<stack>.pgpass` (mode 0600) under `dir`; undefined when the outputs lack URLs. */
+/** A stack's client files under the project `dir`: its pgpass file and its CA's certificate. */
+export function clientFiles(dir: string, stack: string): { pgpass: string; ca: string } {
+  const base = path.join(dir, ".pulumi-state", stack);
+  return { pgpass: `${base}.pgpass`, ca: `${base}.ca.crt` };
+}
+
+/**
+ * Write `.pulumi-state/<stack>.pgpass` (mode 0600) under `dir`, and the CA's certificate next to
+ * it on a TLS stack; undefined when the outputs lack URLs.
+ */
 export function writeClientFiles(dir: string, stack: string, outputs: Record<string, unknown>): string | undefined {
-  const { readWriteUrl, readOnlyUrl, loopbackReadWriteUrl, loopbackReadOnlyUrl } = outputs;
+  const { readWriteUrl, readOnlyUrl, loopbackReadWriteUrl, loopbackReadOnlyUrl, caCertificate } = outputs;
   if (typeof readWriteUrl !== "string" || typeof readOnlyUrl !== "string") return undefined;
   const optional = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const file = path.join(dir, ".pulumi-state", `${stack}.pgpass`);
+  const files = clientFiles(dir, stack);
+  const file = files.pgpass;
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (typeof caCertificate === "string") fs.writeFileSync(files.ca, caCertificate, { mode: 0o644 });
+  else fs.rmSync(files.ca, { force: true });
   const urls = {
     readWriteUrl,
     readOnlyUrl,
@@ -33,9 +45,12 @@ export function announce(dir: string, stack: string, outputs: Record<string, unk
   if (!file) return;
   const urls = outputs as unknown as ClientUrls;
   const stats = typeof outputs.statsUrl === "string" ? outputs.statsUrl : undefined;
-  const relative = path.relative(cwd, file);
-  const shown = relative.startsWith("..") ? file : relative;
-  console.log(`\n${renderConnectionHints(urls, shown, stats)}`);
+  const shown = (f: string) => {
+    const relative = path.relative(cwd, f);
+    return relative.startsWith("..") ? f : relative;
+  };
+  const ca = typeof outputs.caCertificate === "string" ? shown(clientFiles(dir, stack).ca) : undefined;
+  console.log(`\n${renderConnectionHints(urls, shown(file), stats, ca)}`);
 }
 
 if (require.main === module) {

@@ -8,9 +8,9 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as path from "path";
 import { renderMemberTable } from "../configs/memberTable";
 import { backupStatus, runBackupVerb, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
+import { clientFiles } from "./connection";
 import { clusterView, CtlError, currentLeader, flag, loadStack, member, onHost, option, patronictl } from "./stack";
 
 const USAGE = `usage: STACK=<stack> npm run ctl -- <verb> [arguments]   (STACK defaults to dev)
@@ -104,7 +104,8 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
       const ro = flag(args, "--ro");
       const dash = args.indexOf("--");
       const extra = dash >= 0 ? args.slice(dash + 1) : args;
-      const pgpass = path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`);
+      const files = clientFiles(stack.dir, stack.name);
+      const pgpass = files.pgpass;
       if (!fs.existsSync(pgpass)) {
         throw new CtlError(
           `no credentials for stack ${stack.name} (${pgpass}): \`make up STACK=${stack.name}\` writes them`,
@@ -124,7 +125,15 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
           "postgres",
           ...extra,
         ],
-        { stdio: "inherit", env: { ...process.env, PGPASSFILE: pgpass } },
+        {
+          stdio: "inherit",
+          env: {
+            ...process.env,
+            PGPASSFILE: pgpass,
+            // A TLS stack: verify the server against the stack's CA.
+            ...(stack.plan.tls ? { PGSSLMODE: "verify-full", PGSSLROOTCERT: files.ca } : {}),
+          },
+        },
       );
       return r.status ?? 1;
     }

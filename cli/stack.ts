@@ -11,6 +11,7 @@ import { rawSettings, readStackFile } from "../settings/stackFile";
 import { PATRONI_CONFIG_PATH } from "../configs/patroni";
 import { ClusterView } from "../configs/memberTable";
 import { shq } from "../configs/scripts";
+import { SOURCE_CLIENT_ENV } from "../configs/tls";
 import { ClusterPlan, HostSpec, localContainerName, planCluster } from "../plan";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -58,7 +59,9 @@ export function loadStack(
 }
 
 /** Run a command on a host: `docker exec` into a local host, SSH to a real one. */
-export function onHost(stack: Stack, host: HostSpec, argv: string[], opts: SpawnSyncOptions = {}) {
+export function onHost(stack: Stack, host: HostSpec, argv0: string[], opts: SpawnSyncOptions = {}) {
+  // etcdctl, curl and psql on the host verify the stack's certificates (TLS stacks).
+  const argv = ["sh", "-c", `${SOURCE_CLIENT_ENV}; exec "$@"`, "sh", ...argv0];
   const quoted = argv.map(shq).join(" ");
   const stdin = opts.input !== undefined ? ["-i"] : [];
   const [cmd, args] = stack.local

@@ -11,6 +11,7 @@ import {
   HAPROXY_STATE_FILE,
   READ_WRITE_LISTENER,
   renderHaproxyConfig,
+  statsUrl,
 } from "../configs/haproxy";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
@@ -41,7 +42,7 @@ export class HaproxyRouter extends pulumi.ComponentResource {
       file: "haproxy-install.sh",
       script: renderScript("haproxy-install", { PACKAGES_DEBIAN: h.packages.debian, PACKAGES_RHEL: h.packages.rhel }),
     });
-    const config = renderHaproxyConfig(router, plan.haproxy);
+    const config = renderHaproxyConfig(router, plan.haproxy, plan.tls !== undefined);
     const configure = steps(
       "configure",
       {
@@ -61,7 +62,7 @@ export class HaproxyRouter extends pulumi.ComponentResource {
       {
         file: "haproxy-start.sh",
         script: renderScript("haproxy-start", {
-          STATS_URL: `http://127.0.0.1:${h.statsPort}`,
+          STATS_URL: statsUrl("127.0.0.1", h.statsPort, plan.tls !== undefined).replace(/\/$/, ""),
           LISTENER: READ_WRITE_LISTENER,
           TIMEOUT: args.timeout ?? 120,
         }),

@@ -9,6 +9,7 @@ import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import { PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
 import { renderRolesInput } from "../configs/roles";
 import { renderScript } from "../configs/scripts";
+import { statsUrl } from "../configs/haproxy";
 import { HostAccess } from "./hostAccess";
 import { EtcdNode } from "./EtcdNode";
 import { HaproxyRouter } from "./HaproxyRouter";
@@ -16,6 +17,7 @@ import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
 import { PatroniNode } from "./PatroniNode";
 import { RemoteScript } from "./RemoteScript";
 import { RouterVip } from "./RouterVip";
+import { StackTls } from "./StackTls";
 import { BackupRepository } from "./BackupRepository";
 import { MemberBackupArgs } from "./PatroniNode";
 import { ed25519KeyPair, SshKeyPair } from "./sshKey";
@@ -43,6 +45,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
   readonly loopbackReadWriteUrl?: pulumi.Output<string>;
   readonly loopbackReadOnlyUrl?: pulumi.Output<string>;
   readonly superuserPassword: pulumi.Output<string>;
+  /** The stack CA's certificate (PEM), when TLS is on: clients verify the servers with it. */
+  readonly caCertificate?: pulumi.Output<string>;
   readonly userPasswords: pulumi.Output<Record<string, string>>;
 
   constructor(
@@ -84,6 +88,22 @@ export class PatroniCluster extends pulumi.ComponentResource {
         return [spec.host.name, { ...access, after: [...(access.after ?? []), packages] }];
       }),
     );
+
+    // TLS: the CA and each host's certificate, installed before any role's step on the host.
+    const tls = plan.tls
+      ? new StackTls(
+          `${name}-tls`,
+          { spec: plan.tls, access: (host) => this.access(host), pgPort: plan.patroni.leader.postgres.port },
+          { parent: this },
+        )
+      : undefined;
+    if (tls) {
+      for (const [host, step] of Object.entries(tls.installed)) {
+        const access = this.hostAccess[host];
+        this.hostAccess[host] = { ...access, after: [...(access.after ?? []), step] };
+      }
+    }
+    this.caCertificate = tls?.caCertificate;
 
     // On destroy, every etcd member but the first listed stops at once (handing raft leadership
     // to the first if they hold it), then the first.
@@ -134,6 +154,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
         access: this.access(plan.patroni.leader.host.name),
         members: [leader, ...replicas],
         superuserPassword: secrets.apply((sec) => sec.superuser),
+        caCertificate: tls?.caCertificate,
       },
       { parent: this },
     );
@@ -183,7 +204,10 @@ export class PatroniCluster extends pulumi.ComponentResource {
     const endpoint = plan.client;
     const url = (host: string, port: number) =>
       pulumi.secret(
-        secrets.apply((sec) => `postgresql://${SYSTEM_USERS.superuser}:${sec.superuser}@${host}:${port}/postgres`),
+        secrets.apply(
+          (sec) =>
+            `postgresql://${SYSTEM_USERS.superuser}:${sec.superuser}@${host}:${port}/postgres${plan.tls ? "?sslmode=verify-full" : ""}`,
+        ),
       );
     const h = plan.haproxy;
 
@@ -196,7 +220,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
     if (vip) {
       this.readWriteUrl = url(vip.address, h.readWritePort);
       this.readOnlyUrl = url(vip.address, h.readOnlyPort);
-      this.statsUrl = `http://${vip.address}:${h.statsPort}/`;
+      this.statsUrl = statsUrl(vip.address, h.statsPort, plan.tls !== undefined);
       if (endpoint.host === "127.0.0.1") {
         this.loopbackReadWriteUrl = url(endpoint.host, endpoint.readWritePort);
         this.loopbackReadOnlyUrl = url(endpoint.host, endpoint.readOnlyPort);
@@ -204,7 +228,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
     } else {
       this.readWriteUrl = url(endpoint.host, endpoint.readWritePort);
       this.readOnlyUrl = url(endpoint.host, endpoint.readOnlyPort);
-      this.statsUrl = `http://${endpoint.host}:${endpoint.statsPort}/`;
+      this.statsUrl = statsUrl(endpoint.host, endpoint.statsPort, plan.tls !== undefined);
     }
     this.superuserPassword = pulumi.secret(secrets.apply((sec) => sec.superuser));
     this.userPasswords = userPasswords;

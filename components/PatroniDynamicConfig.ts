@@ -40,6 +40,8 @@ export interface PatroniDynamicConfigArgs {
   superuserPassword: pulumi.Output<string>;
   /** Seconds to wait for a member's REST API and for each restarted member. */
   timeout?: number;
+  /** The stack's CA (TLS stacks): the live configuration is read over verified TLS. */
+  caCertificate?: pulumi.Output<string>;
 }
 
 /** The problems of declared parameters, as the error that stops a preview or an up. */
@@ -55,13 +57,14 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
     const declaredConfig = renderDynamicConfig(dcs);
     const declared = comparableDeclared(declaredConfig);
     const observed = pulumi.unsecret(
-      args.superuserPassword.apply(async (password) => {
+      pulumi.all([args.superuserPassword, args.caCertificate]).apply(async ([password, ca]) => {
         const planOf = (changes: string[], patch: Record<string, unknown>) => stablePatchText({ changes, patch });
         const unread = { live: null, changes: [] as string[], plan: planOf([], dcsPatch(null, declaredConfig)) };
         if (process.env.PATRONI_STACK_LIVE === "off") return unread;
         const seen = await observeCluster({
           restUrls: plan.patroni.members.map((m) => m.restUrl),
           sql: { host: plan.client.host, port: plan.client.readWritePort, user: SYSTEM_USERS.superuser, password },
+          ca,
         });
         if (seen.settings.length > 0) {
           const problems = parameterProblems(dcs.parameters, seen.settings);

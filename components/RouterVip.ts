@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterPlan, RouterSpec, VipSpec } from "../plan";
+import { statsUrl } from "../configs/haproxy";
 import { KEEPALIVED_CONFIG_PATH, renderKeepalivedConfig, renderVipCheck, VIP_CHECK_PATH } from "../configs/keepalived";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
@@ -43,7 +44,7 @@ export class RouterVip extends pulumi.ComponentResource {
           CONFIG_PATH: KEEPALIVED_CONFIG_PATH,
           CONFIG: config,
           CHECK_PATH: VIP_CHECK_PATH,
-          CHECK: renderVipCheck(plan.haproxy.statsPort),
+          CHECK: renderVipCheck(plan.haproxy.statsPort, plan.tls !== undefined),
         }),
         shows: config,
       },
@@ -55,7 +56,7 @@ export class RouterVip extends pulumi.ComponentResource {
         file: "keepalived-start.sh",
         script: renderScript("keepalived-start", {
           VIP: vip.address,
-          STATS_PORT: plan.haproxy.statsPort,
+          STATS_URL: statsUrl(vip.address, plan.haproxy.statsPort, plan.tls !== undefined),
           TIMEOUT: args.timeout ?? 60,
         }),
       },

@@ -5,6 +5,7 @@
  * written. An unreachable cluster (not deployed yet, or a network that does not let this machine
  * reach port 8008 and the read-write port) yields no observation, not an error.
  */
+import * as https from "https";
 import { Client } from "pg";
 import { PgSetting } from "../configs/dcsDiff";
 
@@ -14,6 +15,8 @@ export interface ObserveTarget {
   /** The read-write port and the superuser's credentials. */
   sql: { host: string; port: number; user: string; password: string };
   timeoutMs?: number;
+  /** The stack's CA: the REST API and PostgreSQL are reached over TLS and verified with it. */
+  ca?: string;
 }
 
 export interface Observation {
@@ -24,9 +27,32 @@ export interface Observation {
   problems: string[];
 }
 
-async function readConfig(urls: string[], timeoutMs: number): Promise<Record<string, unknown>> {
+/** GET a JSON document over https, verified against `ca`. */
+function getJson(url: string, ca: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    // No keep-alive agent: the socket closes with the answer (an open one keeps a program waiting).
+    const req = https.get(url, { ca, timeout: timeoutMs, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        if (res.statusCode !== 200) return reject(new Error(`${url} answered ${res.statusCode}`));
+        try {
+          resolve(JSON.parse(body) as Record<string, unknown>);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+  });
+}
+
+async function readConfig(urls: string[], timeoutMs: number, ca?: string): Promise<Record<string, unknown>> {
   return Promise.any(
     urls.map(async (url) => {
+      if (ca) return getJson(`${url}/config`, ca, timeoutMs);
       const r = await fetch(`${url}/config`, { signal: AbortSignal.timeout(timeoutMs) });
       if (!r.ok) throw new Error(`${url}/config answered ${r.status}`);
       return (await r.json()) as Record<string, unknown>;
@@ -34,9 +60,10 @@ async function readConfig(urls: string[], timeoutMs: number): Promise<Record<str
   );
 }
 
-async function readSettings(sql: ObserveTarget["sql"], timeoutMs: number): Promise<PgSetting[]> {
+async function readSettings(sql: ObserveTarget["sql"], timeoutMs: number, ca?: string): Promise<PgSetting[]> {
   const client = new Client({
     ...sql,
+    ...(ca ? { ssl: { ca } } : {}),
     database: "postgres",
     connectionTimeoutMillis: timeoutMs,
     statement_timeout: timeoutMs,
@@ -58,8 +85,8 @@ async function readSettings(sql: ObserveTarget["sql"], timeoutMs: number): Promi
 export async function observeCluster(target: ObserveTarget): Promise<Observation> {
   const timeoutMs = target.timeoutMs ?? 3000;
   const [config, settings] = await Promise.allSettled([
-    readConfig(target.restUrls, timeoutMs),
-    readSettings(target.sql, timeoutMs),
+    readConfig(target.restUrls, timeoutMs, target.ca),
+    readSettings(target.sql, timeoutMs, target.ca),
   ]);
   const problems: string[] = [];
   if (config.status === "rejected") {

@@ -3,6 +3,7 @@
  * `/replica`, and a stats page. Sections are data; `renderHaproxyConfig` only formats them.
  */
 import { HaproxySettings, RouterSpec } from "../plan";
+import { CA_PATH, HAPROXY_PEM_PATH } from "./tls";
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const READ_WRITE_LISTENER = "postgres_rw";
@@ -14,6 +15,17 @@ export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 interface Section {
   header: string;
   lines: string[];
+}
+
+/**
+ * The REST API check of one server: over TLS it verifies the member's certificate against the
+ * stack's CA and its name (never `verify none`).
+ */
+export function checkOptions(member: { name: string; restUrl: string }): string {
+  const url = new URL(member.restUrl);
+  const tls =
+    url.protocol === "https:" ? ` check-ssl verify required ca-file ${CA_PATH} verifyhost ${member.name}` : "";
+  return `check port ${url.port}${tls}`;
 }
 
 function listener(name: string, port: number, check: string, h: HaproxySettings, router: RouterSpec): Section {
@@ -29,13 +41,13 @@ function listener(name: string, port: number, check: string, h: HaproxySettings,
       `default-server inter ${h.check.inter}${fastinter}${downinter} fall ${h.check.fall} rise ${h.check.rise} on-marked-down shutdown-sessions`,
       ...router.backends.map(
         (b) =>
-          `server ${b.name} ${b.postgres.address}:${b.postgres.port} maxconn ${h.serverMaxconn} check port ${new URL(b.restUrl).port}`,
+          `server ${b.name} ${b.postgres.address}:${b.postgres.port} maxconn ${h.serverMaxconn} ${checkOptions(b)}`,
       ),
     ],
   };
 }
 
-export function haproxySections(router: RouterSpec, h: HaproxySettings): Section[] {
+export function haproxySections(router: RouterSpec, h: HaproxySettings, tls: boolean): Section[] {
   return [
     {
       header: "global",
@@ -63,15 +75,26 @@ export function haproxySections(router: RouterSpec, h: HaproxySettings): Section
     },
     {
       header: "listen stats",
-      lines: ["mode http", `bind *:${h.statsPort}`, "stats enable", "stats uri /", "stats refresh 5s"],
+      lines: [
+        "mode http",
+        `bind *:${h.statsPort}${tls ? ` ssl crt ${HAPROXY_PEM_PATH}` : ""}`,
+        "stats enable",
+        "stats uri /",
+        "stats refresh 5s",
+      ],
     },
     listener(READ_WRITE_LISTENER, h.readWritePort, "/primary", h, router),
     listener(READ_ONLY_LISTENER, h.readOnlyPort, "/replica", h, router),
   ];
 }
 
-export function renderHaproxyConfig(router: RouterSpec, haproxy: HaproxySettings): string {
-  const body = haproxySections(router, haproxy)
+/** The stats page's URL (TLS when the stack has it). */
+export function statsUrl(host: string, port: number, tls: boolean): string {
+  return `${tls ? "https" : "http"}://${host}:${port}/`;
+}
+
+export function renderHaproxyConfig(router: RouterSpec, haproxy: HaproxySettings, tls: boolean): string {
+  const body = haproxySections(router, haproxy, tls)
     .map((s) => [s.header, ...s.lines.map((l) => `    ${l}`)].join("\n"))
     .join("\n\n");
   return `# HAProxy on ${router.name}: managed by patroni-stack, changes are overwritten\n${body}\n`;

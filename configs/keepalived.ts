@@ -5,6 +5,7 @@
  * Blocks are data; `renderKeepalivedConfig` only formats them.
  */
 import type { VipSpec } from "../plan";
+import { CA_PATH } from "./tls";
 
 export const KEEPALIVED_CONFIG_PATH = "/etc/keepalived/keepalived.conf";
 export const VIP_CHECK_PATH = "/etc/keepalived/check-haproxy.sh";
@@ -59,12 +60,16 @@ export function renderKeepalivedConfig(self: string, vip: VipSpec): string {
   ].join("\n");
 }
 
-/** The health check keepalived runs every second: HAProxy's stats page answers on loopback. */
-export function renderVipCheck(statsPort: number): string {
+/**
+ * The health check keepalived runs every second: HAProxy's stats page answers on loopback
+ * (over TLS, verified against the stack's CA).
+ */
+export function renderVipCheck(statsPort: number, tls = false): string {
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${statsPort}/`;
   return [
     "#!/bin/sh",
     "# Managed by patroni-stack: the virtual IP stays only where HAProxy answers.",
-    `exec curl -fsS -m 1 -o /dev/null http://127.0.0.1:${statsPort}/`,
+    `exec curl -fsS -m 1 ${tls ? `--cacert ${CA_PATH} ` : ""}-o /dev/null ${url}`,
     "",
   ].join("\n");
 }

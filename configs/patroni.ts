@@ -8,11 +8,12 @@ import { stringify } from "yaml";
 import { BackupSpec, ClusterPlan, PatroniMemberSpec } from "../plan";
 import { renderDynamicConfig } from "./dcs";
 import { replicaMethods } from "./pgbackrest";
+import { CA_PATH, tlsFiles } from "./tls";
 
 /** What every member's patroni.yml shares (a part of the plan). */
 export type PatroniClusterSpec = Pick<
   ClusterPlan["patroni"],
-  "scope" | "namespace" | "etcdHosts" | "dataDir" | "members" | "extraHba"
+  "scope" | "namespace" | "etcdHosts" | "dataDir" | "members" | "extraHba" | "tls"
 >;
 
 export const PATRONI_CONFIG_PATH = "/etc/patroni/patroni.yml";
@@ -38,18 +39,35 @@ export const RESTAPI_USER = "patroni";
  * Patroni also opens a replication connection to its own PostgreSQL on 127.0.0.1 to read the
  * local timeline when it weighs a failover.
  */
-export function renderPgHba(cluster: Pick<PatroniClusterSpec, "members" | "extraHba">): string[] {
+export function renderPgHba(cluster: Pick<PatroniClusterSpec, "members" | "extraHba" | "tls">): string[] {
   const members = cluster.members.map((m) => `${m.postgres.address}/32`);
+  // Between members, TLS is required whenever it is on; loopback may stay plain.
+  const remote = cluster.tls ? "hostssl" : "host";
   return [
     `local all ${SYSTEM_USERS.superuser} peer`,
     "local all all scram-sha-256",
     "host all all 127.0.0.1/32 scram-sha-256",
     `host replication ${SYSTEM_USERS.replication} 127.0.0.1/32 scram-sha-256`,
-    ...members.map((cidr) => `host replication ${SYSTEM_USERS.replication} ${cidr} scram-sha-256`),
-    ...members.map((cidr) => `host all ${SYSTEM_USERS.superuser},${SYSTEM_USERS.rewind} ${cidr} scram-sha-256`),
+    ...members.map((cidr) => `${remote} replication ${SYSTEM_USERS.replication} ${cidr} scram-sha-256`),
+    ...members.map((cidr) => `${remote} all ${SYSTEM_USERS.superuser},${SYSTEM_USERS.rewind} ${cidr} scram-sha-256`),
     ...cluster.extraHba,
   ];
 }
+
+/** PostgreSQL's TLS settings (per member, not in the DCS: they name this host's files). */
+export function postgresTlsParameters(): Record<string, string> {
+  const files = tlsFiles("postgres");
+  return {
+    ssl: "on",
+    ssl_cert_file: files.certificate,
+    ssl_key_file: files.key,
+    ssl_ca_file: CA_PATH,
+    ssl_min_protocol_version: "TLSv1.2",
+  };
+}
+
+/** libpq's options for Patroni's own connections (replication, rewind, its superuser checks). */
+const VERIFY_FULL = { sslmode: "verify-full", sslrootcert: CA_PATH };
 
 export function renderPatroniConfig(
   member: PatroniMemberSpec,
@@ -59,6 +77,9 @@ export function renderPatroniConfig(
 ): string {
   const rest = new URL(member.restUrl).host;
   const { address, port } = member.postgres;
+  const tls = cluster.tls;
+  const files = tlsFiles("postgres");
+  const verify = tls ? VERIFY_FULL : {};
   const config = {
     scope: cluster.scope,
     namespace: cluster.namespace,
@@ -67,8 +88,15 @@ export function renderPatroniConfig(
       listen: rest,
       connect_address: rest,
       authentication: { username: RESTAPI_USER, password: secrets.restApi },
+      ...(tls
+        ? { certfile: files.certificate, keyfile: files.key, cafile: CA_PATH, verify_client: tls.verifyClient }
+        : {}),
     },
-    etcd3: { hosts: cluster.etcdHosts },
+    ...(tls ? { ctl: { cacert: CA_PATH, certfile: files.certificate, keyfile: files.key } } : {}),
+    etcd3: {
+      hosts: cluster.etcdHosts,
+      ...(tls ? { protocol: "https", cacert: CA_PATH, cert: files.certificate, key: files.key } : {}),
+    },
     postgresql: {
       listen: `${address},127.0.0.1:${port}`,
       connect_address: `${address}:${port}`,
@@ -76,11 +104,11 @@ export function renderPatroniConfig(
       bin_dir: PG_BIN_LINK,
       pgpass: PGPASS_PATH,
       authentication: {
-        superuser: { username: SYSTEM_USERS.superuser, password: secrets.superuser },
-        replication: { username: SYSTEM_USERS.replication, password: secrets.replication },
-        rewind: { username: SYSTEM_USERS.rewind, password: secrets.rewind },
+        superuser: { username: SYSTEM_USERS.superuser, password: secrets.superuser, ...verify },
+        replication: { username: SYSTEM_USERS.replication, password: secrets.replication, ...verify },
+        rewind: { username: SYSTEM_USERS.rewind, password: secrets.rewind, ...verify },
       },
-      parameters: { unix_socket_directories: SOCKET_DIR },
+      parameters: { unix_socket_directories: SOCKET_DIR, ...(tls ? postgresTlsParameters() : {}) },
       pg_hba: renderPgHba(cluster),
       ...(backup ? replicaMethods(backup, cluster.dataDir) : {}),
     },

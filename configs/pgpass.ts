@@ -24,12 +24,21 @@ export function renderPgpass(urls: ClientUrls): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** How to connect, for people: psql commands that read the password from `pgpassFile`. */
-export function renderConnectionHints(urls: ClientUrls, pgpassFile: string, statsUrl?: string): string {
+/**
+ * How to connect, for people: psql commands that read the password from `pgpassFile` and, on a
+ * TLS stack, verify the server against the stack's CA in `caFile`.
+ */
+export function renderConnectionHints(
+  urls: ClientUrls,
+  pgpassFile: string,
+  statsUrl?: string,
+  caFile?: string,
+): string {
   const rw = new URL(urls.readWriteUrl);
   const ro = new URL(urls.readOnlyUrl);
+  const verify = caFile ? `PGSSLMODE=verify-full PGSSLROOTCERT=${caFile} ` : "";
   const psql = (u: URL) =>
-    `PGPASSFILE=${pgpassFile} psql -h ${u.hostname} -p ${u.port} -U ${decodeURIComponent(u.username)} postgres`;
+    `PGPASSFILE=${pgpassFile} ${verify}psql -h ${u.hostname} -p ${u.port} -U ${decodeURIComponent(u.username)} postgres`;
   const loopback =
     urls.loopbackReadWriteUrl && urls.loopbackReadOnlyUrl
       ? [
@@ -44,7 +53,7 @@ export function renderConnectionHints(urls: ClientUrls, pgpassFile: string, stat
       : "The cluster is up. Connect through HAProxy:",
     `  read-write: ${psql(rw)}`,
     `  read-only:  ${psql(ro)}`,
-    ...(statsUrl ? [`  stats:      ${statsUrl}`] : []),
+    ...(statsUrl ? [`  stats:      ${caFile ? `curl --cacert ${caFile} ${statsUrl}` : statsUrl}`] : []),
     ...loopback,
   ].join("\n");
 }

@@ -362,12 +362,16 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const exports = program.run(opts.load);
     // Finished when the SDK counts no registration outstanding and the program no open handle,
     // or as soon as the program fails (what waits on the failure never registers).
-    const outcome = await program.settled(() => captured.size, failed);
-    if (inFlight > 0) throw new Error(`internal: ${inFlight} resource operations still running`);
+    const outcome = await program.settled(
+      () => captured.size,
+      failed,
+      () => inFlight,
+    );
     if (failures.length > 0) throw failures[0];
     // An error in the program (e.g. thrown inside an `apply`) leaves the resources that wait on it
     // unregistered: nothing may be deleted for it, the run fails as Pulumi's does.
     if (rejections.length > 0) throw rejections[0];
+    if (inFlight > 0) throw new Error(`internal: ${inFlight} resource operations still running`);
     if (outcome === "stuck") throw new Error("the program left registrations that can never complete");
     // Resources the program no longer declares are deleted, dependents first.
     const gone = state.all().filter((r) => !seen.has(r.urn) && !replaced.has(r.urn));

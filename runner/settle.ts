@@ -21,10 +21,15 @@ export interface ProgramTracker {
   /** Run `fn` (loading the program) inside the tracked context. */
   run<T>(fn: () => T): T;
   /**
-   * Resolves once no registration and no handle of the program is outstanding, and `activity`
-   * (e.g. the number of registrations seen) has stayed the same over two turns of the event loop.
+   * Resolves once no registration and no handle of the program is outstanding, `busy` (the
+   * engine's own resource operations still running) is 0, and `activity` (e.g. the number of
+   * registrations seen) has stayed the same over two turns of the event loop.
    */
-  settled(activity?: () => number, stop?: Promise<unknown>): Promise<"settled" | "stopped" | "stuck">;
+  settled(
+    activity?: () => number,
+    stop?: Promise<unknown>,
+    busy?: () => number,
+  ): Promise<"settled" | "stopped" | "stuck">;
   /** Handles of the program still open (for tests and diagnostics). */
   pending(): number;
   dispose(): void;
@@ -34,14 +39,15 @@ export interface ProgramTracker {
  * The async resources that are libuv handles and requests (what keeps Node's event loop, and so
  * a program under `pulumi up`, running), whose `destroy` comes when they close or fire. Promises
  * and JavaScript-level resources are left out: they keep nothing alive by themselves (the SDK
- * counts its own registrations), and some are only destroyed when garbage-collected.
+ * counts its own registrations), and some are only destroyed when garbage-collected. TLSWRAP is
+ * one of those: a TLS connection's encryption layer, destroyed only when it is collected, while
+ * the TCPWRAP under it is the handle that closes with the connection.
  */
 const HANDLE_TYPES = new Set([
   "Timeout",
   "Immediate",
   "TCPWRAP",
   "TCPCONNECTWRAP",
-  "TLSWRAP",
   "GETADDRINFOREQWRAP",
   "GETNAMEINFOREQWRAP",
   "QUERYWRAP",
@@ -87,7 +93,7 @@ export function trackProgram(): ProgramTracker {
       hook.enable();
       return context.run(mark, fn);
     },
-    async settled(activity = () => 0, stop = new Promise<never>(() => undefined)) {
+    async settled(activity = () => 0, stop = new Promise<never>(() => undefined), busy = () => 0) {
       // `stop`: the program failed, and the registrations that wait on the failure never finish.
       // "stuck": Node's event loop ran empty while registrations were still outstanding, so
       // nothing can finish them (a signal only a process of its own gets).
@@ -104,7 +110,8 @@ export function trackProgram(): ProgramTracker {
           if (waited !== "done") return waited;
           await turn();
           const now = activity();
-          const waiting = alive();
+          // An operation of the engine's still running: its outputs may start more of the program.
+          const waiting = alive() + busy();
           if (waiting === 0 && now === last) {
             quiet++;
           } else if (waiting === 0) {

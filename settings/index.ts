@@ -21,6 +21,7 @@ export const CONFIG_KEYS = [
   "etcd",
   "haproxy",
   "backup",
+  "tls",
   "local",
 ] as const;
 

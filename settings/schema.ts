@@ -156,8 +156,11 @@ const shape = z.strictObject({
        * (replicas first, then the leader); `manual` only reports them.
        */
       restartPolicy: z.enum(["rolling", "manual"]).default("rolling"),
-      /** Extra pg_hba lines, after the ones the stack needs for replication and rewind. */
-      pgHba: z.array(z.string().min(1)).default(["host all all 0.0.0.0/0 scram-sha-256"]),
+      /**
+       * Extra pg_hba lines, after the ones the stack needs for replication and rewind. Default:
+       * every database and user from anywhere with SCRAM (`hostssl` while TLS is required).
+       */
+      pgHba: z.array(z.string().min(1)).optional(),
       initdb: z
         .array(z.union([z.string(), z.record(z.string(), z.string())]))
         .default([{ encoding: "UTF8" }, "data-checksums"]),
@@ -237,6 +240,30 @@ const shape = z.strictObject({
     .prefault({}),
   /** Continuous WAL archiving, scheduled backups and point-in-time recovery (pgBackRest). */
   backup: backupShape.optional(),
+  /** TLS on every hop, from a CA the stack generates (see README "TLS"). */
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Days a host certificate is valid. */
+      validityDays: z.number().int().min(1).max(3650).default(365),
+      /** An `up` this many days or fewer before a certificate expires issues a new one. */
+      renewBeforeDays: z.number().int().min(0).default(30),
+      /** Days the stack's CA is valid. */
+      caValidityDays: z.number().int().min(1).max(36500).default(3650),
+      postgres: z
+        .strictObject({
+          /** Refuse plain-text connections from other hosts (pg_hba `hostssl` only). */
+          require: z.boolean().default(true),
+        })
+        .prefault({}),
+      restApi: z
+        .strictObject({
+          /** Patroni's `restapi.verify_client`: ask clients of the REST API for a certificate. */
+          verifyClient: z.enum(["none", "optional", "required"]).default("none"),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** Present only on stacks whose hosts are local Docker containers. */
   local: z
     .strictObject({
@@ -317,6 +344,7 @@ export type HostSettings = Settings["hosts"][number];
 export type UserSettings = Settings["postgresql"]["users"][number];
 export type OsFamily = "debian" | "rhel";
 export type BackupSettings = NonNullable<Settings["backup"]>;
+export type TlsSettings = Settings["tls"];
 
 /** Package names per OS family for a PostgreSQL major version (the distro's or PGDG's naming). */
 export function postgresPackages(version: number): Record<OsFamily, string[]> {

@@ -279,6 +279,48 @@ const backup: Rule = (s, creds) => {
   return problems;
 };
 
+/** TLS parameters the stack sets on every member from its own certificates. */
+const TLS_PARAMETERS = ["ssl", "ssl_cert_file", "ssl_key_file", "ssl_ca_file", "ssl_min_protocol_version"];
+
+const isLoopback = (address: string) => /^(127\.|::1(\/|$)|localhost$)/.test(address);
+
+/** Certificates' lifetimes, the parameters TLS owns, and plain-text rules while TLS is required. */
+const tls: Rule = (s) => {
+  const t = s.tls;
+  if (!t.enabled) return [];
+  const problems: Problem[] = [];
+  if (t.renewBeforeDays >= t.validityDays) {
+    problems.push({
+      key: "patroni-stack:tls.renewBeforeDays",
+      message: `${t.renewBeforeDays} days is not less than tls.validityDays (${t.validityDays}): every up would issue new certificates. Lower it`,
+    });
+  }
+  if (t.validityDays > t.caValidityDays) {
+    problems.push({
+      key: "patroni-stack:tls.validityDays",
+      message: `host certificates (${t.validityDays} days) cannot outlive the CA (tls.caValidityDays ${t.caValidityDays}): lower it or raise caValidityDays`,
+    });
+  }
+  for (const p of Object.keys(s.postgresql.parameters).filter((k) => TLS_PARAMETERS.includes(k))) {
+    problems.push({
+      key: `patroni-stack:postgresql.parameters.${p}`,
+      message: "is set by the stack while tls.enabled is true (its own certificates): remove it",
+    });
+  }
+  if (t.postgres.require) {
+    (s.postgresql.pgHba ?? []).forEach((line, i) => {
+      const [type, , , address] = line.trim().split(/\s+/);
+      if (type === "host" && address !== undefined && !isLoopback(address)) {
+        problems.push({
+          key: `patroni-stack:postgresql.pgHba[${i}]`,
+          message: `'${line}' lets remote clients in without TLS while tls.postgres.require is true: use hostssl, or set tls.postgres.require: false`,
+        });
+      }
+    });
+  }
+  return problems;
+};
+
 const rules: Rule[] = [
   uniqueHosts,
   knownRoleHosts,
@@ -290,6 +332,7 @@ const rules: Rule[] = [
   managedParameters,
   vip,
   backup,
+  tls,
 ];
 
 export function validateSettings(settings: Settings, creds: Credentials): Problem[] {

@@ -15,6 +15,14 @@ export interface Endpoint {
   user: string;
   database: string;
   password?: string;
+  /** The stack's CA (TLS stacks): the server is verified against it. */
+  ca?: string;
+}
+
+/** node-postgres' settings for an endpoint: verified TLS when the stack has a CA. */
+export function pgSettings(e: Endpoint) {
+  const { ca, ...rest } = e;
+  return { ...rest, ...(ca ? { ssl: { ca } } : {}) };
 }
 
 export type Kind = "write" | "read";
@@ -63,11 +71,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 function connect(e: Endpoint, timeoutMs: number): Client {
   return new Client({
-    host: e.host,
-    port: e.port,
-    user: e.user,
-    database: e.database,
-    password: e.password,
+    ...pgSettings(e),
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
     application_name: "patroni-stack-load",

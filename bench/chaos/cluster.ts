@@ -6,6 +6,7 @@
 import { execFile } from "child_process";
 import { TestStack } from "../../test/e2e/stack";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
+import { SOURCE_CLIENT_ENV } from "../../configs/tls";
 import { renderSwitchoverCommand } from "../../configs/restApi";
 
 export const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
@@ -24,7 +25,7 @@ function docker(args: string[], timeoutS = 60): Promise<{ ok: boolean; out: stri
 
 /** Run a shell script on a host; throws with its stderr when it fails. */
 export async function exec(stack: TestStack, host: string, script: string, timeoutS = 60): Promise<string> {
-  const r = await docker(["exec", container(stack, host), "bash", "-c", script], timeoutS);
+  const r = await docker(["exec", container(stack, host), "bash", "-c", `${SOURCE_CLIENT_ENV}\n${script}`], timeoutS);
   if (!r.ok) throw new Error(`on ${host}: ${script.split("\n")[0]}: ${r.err || r.out}`);
   return r.out;
 }

@@ -17,6 +17,7 @@ import { parseArgs } from "util";
 import { Profile } from "../../settings";
 import { pgpassPassword } from "../../configs/pgpass";
 import { ENGINE, makeStack, removeStack, runStack, TestStack } from "../../test/e2e/stack";
+import { clientFiles } from "../../cli/connection";
 import { Endpoint, LoadClient, prepare, Sample, Verdict } from "./client";
 import { health, members, reconnect, reinitBroken, settle, sleep, startHost } from "./cluster";
 import { writeReport } from "./report";
@@ -111,7 +112,9 @@ function versions(stack: TestStack): Record<string, string> {
  * ports on 127.0.0.1; with the superuser's password from the stack's pgpass file.
  */
 export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
-  const pgpass = fs.readFileSync(path.join(stack.dir, ".pulumi-state", `${stack.name}.pgpass`), "utf8");
+  const files = clientFiles(stack.dir, stack.name);
+  const pgpass = fs.readFileSync(files.pgpass, "utf8");
+  const ca = fs.existsSync(files.ca) ? fs.readFileSync(files.ca, "utf8") : undefined;
   const host = stack.vip ?? "127.0.0.1";
   const at = (port: number): Endpoint => ({
     host,
@@ -119,6 +122,7 @@ export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
     user: "postgres",
     database: "postgres",
     password: pgpassPassword(pgpass, host, port, "postgres"),
+    ca,
   });
   return stack.vip
     ? { rw: at(stack.routerPorts.readWrite), ro: at(stack.routerPorts.readOnly) }

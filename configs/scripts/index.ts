@@ -7,6 +7,7 @@
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
+import { CLIENT_ENV_PATH } from "../tls";
 
 /** Every remote script, by the name of its file in this folder (`<name>.sh`). */
 export const SCRIPT_NAMES = [
@@ -36,6 +37,7 @@ export const SCRIPT_NAMES = [
   "keepalived-configure",
   "keepalived-start",
   "keepalived-stop",
+  "tls-install",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -59,9 +61,11 @@ function source(file: string): string {
 
 /** Render `<name>.sh` with its variables; the result is deterministic for the same input. */
 export function renderScript(name: ScriptName, vars: Record<string, ScriptValue>): string {
-  const header = Object.keys(vars)
+  // Every script's etcdctl, curl and psql verify the stack's certificates (see lib.sh).
+  const all: Record<string, ScriptValue> = { ...vars, PATRONI_STACK_CLIENT_ENV: CLIENT_ENV_PATH };
+  const header = Object.keys(all)
     .sort()
-    .map((k) => assignment(k, vars[k]))
+    .map((k) => assignment(k, all[k]))
     .join("\n");
   return [
     "#!/usr/bin/env bash",

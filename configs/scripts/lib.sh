@@ -5,6 +5,12 @@ shopt -s inherit_errexit
 umask 022
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# TLS stacks: etcdctl, curl and psql find the CA and the host's client certificate here.
+if [ -n "${PATRONI_STACK_CLIENT_ENV:-}" ] && [ -r "$PATRONI_STACK_CLIENT_ENV" ]; then
+  # shellcheck source=/dev/null
+  . "$PATRONI_STACK_CLIENT_ENV"
+fi
+
 log() { printf '[patroni-stack] %s\n' "$*"; }
 die() {
   printf '[patroni-stack] ERROR: %s\n' "$*" >&2

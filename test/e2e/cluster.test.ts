@@ -7,6 +7,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
+import { CA_PATH, tlsFiles } from "../../configs/tls";
+import { clientFiles } from "../../cli/connection";
 import { LoadClient, prepare } from "../../bench/chaos/client";
 import { endpoints } from "../../bench/chaos/run";
 import {
@@ -246,6 +248,200 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expectReadYourWrites(stack);
   });
 
+  // TLS on every hop, verified against the CA the stack exports (written next to its pgpass file).
+  const caFile = () => clientFiles(stack.dir, stack.name).ca;
+  /** `openssl s_client` from this machine with the exported CA: its exit status and output. */
+  const handshake = (address: string, port: number, starttls?: string) => {
+    const r = spawnSync(
+      "openssl",
+      [
+        "s_client",
+        "-connect",
+        `${address}:${port}`,
+        "-CAfile",
+        caFile(),
+        "-verify_return_error",
+        "-verify_ip",
+        address,
+        ...(starttls ? ["-starttls", starttls] : []),
+      ],
+      { input: "", encoding: "utf8", timeout: 15_000 },
+    );
+    return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  };
+  /** The serial of the certificate a server presents (verified), as `openssl x509 -serial` prints it. */
+  const servedSerial = (address: string, port: number, starttls?: string) => {
+    const r = handshake(address, port, starttls);
+    expect({ at: `${address}:${port}`, status: r.status }).toEqual({ at: `${address}:${port}`, status: 0 });
+    return sh("sh", ["-c", 'printf "%s" "$PEM" | openssl x509 -noout -serial'], { PEM: r.out }).replace("serial=", "");
+  };
+  /** etcd asks for a client certificate: its handshake runs on a member with the host's own. */
+  const etcdSerial = (host: string, port: number) =>
+    onHost(
+      stack,
+      host,
+      `echo | openssl s_client -connect ${stack.addresses[host]}:${port} -CAfile ${CA_PATH} -verify_return_error ` +
+        `-cert ${tlsFiles("client").certificate} -key ${tlsFiles("client").key} 2>/dev/null | openssl x509 -noout -serial`,
+    ).replace("serial=", "");
+  const plainStatus = (url: string) =>
+    spawnSync("curl", ["-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", url], { encoding: "utf8" }).stdout;
+  /** Every TLS endpoint of the stack with the serial it serves now. */
+  const servedSerials = () => ({
+    ...Object.fromEntries(
+      stack.etcdHosts.flatMap((h) => [
+        [`${h} etcd client`, etcdSerial(h, 2379)],
+        [`${h} etcd peer`, etcdSerial(h, 2380)],
+      ]),
+    ),
+    ...Object.fromEntries(
+      stack.patroniHosts.flatMap((h) => [
+        [`${h} REST API`, servedSerial(stack.addresses[h], Number(new URL(stack.restUrls[h]).port))],
+        [`${h} PostgreSQL`, servedSerial(stack.addresses[h], stack.pgPort, "postgres")],
+      ]),
+    ),
+    ...Object.fromEntries(
+      stack.routers.map((h) => [`${h} stats`, servedSerial(stack.addresses[h], stack.routerPorts.stats)]),
+    ),
+  });
+  const fileSerial = (host: string) =>
+    onHost(stack, host, `openssl x509 -in ${tlsFiles("client").certificate} -noout -serial`).replace("serial=", "");
+  const verifiedPsql = (host: string, port: number, sql: string) =>
+    sh("psql", ["-X", "-At", "-h", host, "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", sql], {
+      PGPASSFILE: clientFiles(stack.dir, stack.name).pgpass,
+      PGSSLMODE: "verify-full",
+      PGSSLROOTCERT: caFile(),
+      PGCONNECT_TIMEOUT: "5",
+    });
+
+  it("encrypts every hop and verifies it against the exported CA; plain text is refused", () => {
+    // Each service presents its host's certificate, issued by the stack's CA.
+    const served = servedSerials();
+    for (const [endpoint, serial] of Object.entries(served)) {
+      const host = endpoint.split(" ")[0];
+      expect({ endpoint, serial }).toEqual({ endpoint, serial: fileSerial(host) });
+    }
+    // etcd: no client certificate, no session.
+    for (const h of stack.etcdHosts) {
+      expect(handshake(stack.addresses[h], 2379).out).toMatch(/certificate required/);
+    }
+    // Plain text is refused on every port.
+    for (const h of stack.etcdHosts) expect(plainStatus(`http://${stack.addresses[h]}:2379/health`)).toBe("000");
+    for (const h of stack.patroniHosts)
+      expect(plainStatus(`${stack.restUrls[h].replace("https:", "http:")}/health`)).toBe("000");
+    for (const h of stack.routers) {
+      expect(plainStatus(`http://${stack.addresses[h]}:${stack.routerPorts.stats}/`)).toBe("000");
+    }
+    const plain = spawnSync(
+      "psql",
+      [
+        "-X",
+        "-At",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(stack.rwPort),
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-c",
+        "select 1",
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, PGPASSFILE: clientFiles(stack.dir, stack.name).pgpass, PGSSLMODE: "disable" },
+      },
+    );
+    expect(plain.stderr).toMatch(/no pg_hba\.conf entry for host .* no encryption/);
+    // psql verify-full through HAProxy (the virtual IP when there is one): an encrypted session.
+    const entry = stack.vip ?? stack.addresses[stack.routers[0]];
+    const port = stack.routerPorts.readWrite;
+    expect(verifiedPsql(entry, port, "select ssl from pg_stat_ssl where pid = pg_backend_pid()")).toBe("t");
+    expect(verifiedPsql("127.0.0.1", stack.rwPort, "select pg_is_in_recovery()")).toBe("f");
+    // Replication between members is encrypted too.
+    expect(
+      onHost(
+        stack,
+        stack.leader,
+        `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
+          `"select bool_and(s.ssl) from pg_stat_replication r join pg_stat_ssl s using (pid)"`,
+      ),
+    ).toBe("t");
+    // HAProxy checks every REST API over verified TLS, and finds the primary and the replicas.
+    const csv = sh("curl", [
+      "-sf",
+      "--cacert",
+      caFile(),
+      `https://${stack.addresses[stack.routers[0]]}:${stack.routerPorts.stats}/;csv`,
+    ]);
+    const states = csv
+      .split("\n")
+      .map((l) => l.split(","))
+      .filter((f) => f[0] === "postgres_rw" && !["FRONTEND", "BACKEND"].includes(f[1]))
+      .map((f) => f[17]);
+    expect(states.filter((st) => st === "UP")).toHaveLength(1);
+    expect(
+      onHost(stack, stack.routers[0], "grep -c 'check-ssl verify required ca-file' /etc/haproxy/haproxy.cfg"),
+    ).toBe(String(2 * stack.hostsRunningPatroni));
+  });
+
+  itOn(["dev"], "renews every certificate with an up: new serials everywhere, no restart, no lost write", async () => {
+    const before = servedSerials();
+    const started = () =>
+      Object.fromEntries(
+        stack.patroniHosts.map((h) => [
+          h,
+          onHost(
+            stack,
+            h,
+            `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c "select pg_postmaster_start_time()"`,
+          ),
+        ]),
+      );
+    const startedBefore = started();
+    const leaderBefore = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader")?.Member;
+    const { rw } = endpoints(stack);
+    await prepare(rw);
+    const client = new LoadClient({
+      rw,
+      intervalMs: 50,
+      maxSeconds: 300,
+      maxRequests: 6000,
+      requestTimeoutMs: 2000,
+      run: `rotation-${Date.now()}`,
+    });
+    client.start();
+    let r: RunResult;
+    try {
+      // A new validity issues every host certificate again, as a renewal does.
+      editConfig(stack, "tls", { validityDays: 400 });
+      r = await runStack(stack, "up");
+    } finally {
+      await client.stop();
+    }
+    expectSucceeded(r);
+    const changed = r.events.filter((e) => e.op !== "same");
+    expect(changed.filter((e) => e.op !== "update")).toEqual([]);
+    expect(changed.map((e) => e.name).filter((n) => !/^postgres-tls-/.test(n))).toEqual([]);
+    expect(r.output).not.toMatch(/PRIVATE KEY/);
+    const after = servedSerials();
+    for (const [endpoint, serial] of Object.entries(after)) {
+      const host = endpoint.split(" ")[0];
+      expect({ endpoint, renewed: serial !== before[endpoint], serial }).toEqual({
+        endpoint,
+        renewed: true,
+        serial: fileSerial(host),
+      });
+    }
+    expect(started()).toEqual(startedBefore);
+    expect(patronictlList(stack, stack.leader).find((m) => m.Role === "Leader")?.Member).toBe(leaderBefore);
+    const verdict = await client.verify();
+    expect(verdict.writes.lost).toBe(0);
+    timings.tls_rotation_s = r.seconds;
+    timings.tls_rotation_write_gap_s = verdict.writes.longestGapMs / 1000;
+    timings.tls_rotation_failed_writes = verdict.writes.failed;
+  });
+
   it("applies a parameter change through PATCH /config: preview, rolling restart, no failover", async () => {
     const parameters = (readConfig(stack, "postgresql").parameters ?? {}) as Record<string, unknown>;
     editConfig(stack, "postgresql", { parameters: { ...parameters, work_mem: "12MB", max_connections: 150 } });
@@ -332,9 +528,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       /change: postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\)/,
     );
     expect(r.output).toMatch(/patched through .*"log_min_duration_statement":null/);
-    const live = JSON.parse(
-      onHost(stack, stack.leader, `curl -s http://${stack.addresses[stack.leader]}:8008/config`),
-    ) as {
+    const live = JSON.parse(onHost(stack, stack.leader, `curl -s ${stack.restUrls[stack.leader]}/config`)) as {
       ttl: number;
       postgresql: { parameters: Record<string, unknown> };
     };

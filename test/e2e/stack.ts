@@ -15,6 +15,7 @@ import { resolveSettings } from "../../settings";
 import { localSuite, rawSettings, readStackFile } from "../../settings/stackFile";
 import { localPrefix, planCluster } from "../../plan";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
+import { SOURCE_CLIENT_ENV } from "../../configs/tls";
 import { renderSwitchoverCommand } from "../../configs/restApi";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -326,7 +327,7 @@ export function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): st
 }
 
 export function onHost(stack: TestStack, host: string, script: string): string {
-  return sh("docker", ["exec", `${stack.prefix}-${host}`, "bash", "-c", script]);
+  return sh("docker", ["exec", `${stack.prefix}-${host}`, "bash", "-c", `${SOURCE_CLIENT_ENV}\n${script}`]);
 }
 
 export interface Member {

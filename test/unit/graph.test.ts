@@ -61,7 +61,11 @@ describe("start order", () => {
       ["postgres-etcd-pg3-install", "pg3"],
     ]) {
       const commands = run(name).dependencies.filter((d) => d.includes("Command"));
-      expect(commands).toEqual([expect.stringMatching(new RegExp(`::postgres-packages-${host}-run$`))]);
+      // The host's packages, then its certificates (TLS).
+      expect(commands.sort()).toEqual([
+        expect.stringMatching(new RegExp(`::postgres-packages-${host}-run$`)),
+        expect.stringMatching(new RegExp(`::postgres-tls-${host}-install-run$`)),
+      ]);
     }
   });
 
@@ -187,6 +191,9 @@ describe("secrets", () => {
       "postgres-patroni-pg2-configure-run",
       "postgres-patroni-pg3-configure-run",
       "postgres-roles-run",
+      "postgres-tls-pg1-install-run",
+      "postgres-tls-pg2-install-run",
+      "postgres-tls-pg3-install-run",
     ]);
     for (const r of withStdin.filter((x) => x.name !== "postgres-dcs-apply-run"))
       expect(r.secretInputs).toContain("stdin");

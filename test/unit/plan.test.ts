@@ -13,7 +13,7 @@ describe("planCluster", () => {
   it("gives every etcd member the same initial cluster", () => {
     const plan = planCluster(resolveSettings(threeNodeSettings(), withKey));
     expect(plan.etcd.initialCluster).toBe(
-      "pg1=http://10.0.0.11:2380,pg2=http://10.0.0.12:2380,pg3=http://10.0.0.13:2380",
+      "pg1=https://10.0.0.11:2380,pg2=https://10.0.0.12:2380,pg3=https://10.0.0.13:2380",
     );
     expect(plan.etcd.clientEndpoints).toEqual(["10.0.0.11:2379", "10.0.0.12:2379", "10.0.0.13:2379"]);
   });
@@ -35,8 +35,8 @@ describe("planCluster", () => {
   it("gives each member its REST API and PostgreSQL endpoint", () => {
     const plan = planCluster(resolveSettings(stackFileSettings("lab"), withKey));
     expect(plan.patroni.members.map((m) => [m.restUrl, m.postgres])).toEqual([
-      ["http://192.168.56.201:8008", { address: "192.168.56.201", port: 5413 }],
-      ["http://192.168.56.202:8008", { address: "192.168.56.202", port: 5413 }],
+      ["https://192.168.56.201:8008", { address: "192.168.56.201", port: 5413 }],
+      ["https://192.168.56.202:8008", { address: "192.168.56.202", port: 5413 }],
     ]);
   });
 

@@ -138,13 +138,13 @@ describe("stack outputs", () => {
     const rw = await value<string>(program.readWriteUrl);
     expect(rw.secret).toBe(true);
     // The virtual IP is the endpoint; pg1's ports on loopback stay as a convenience.
-    expect(rw.v).toMatch(/^postgresql:\/\/postgres:.+@10\.213\.7\.100:5000\/postgres$/);
+    expect(rw.v).toMatch(/^postgresql:\/\/postgres:.+@10\.213\.7\.100:5000\/postgres\?sslmode=verify-full$/);
     expect((await value<string>(program.readOnlyUrl)).v).toMatch(/@10\.213\.7\.100:5001\//);
-    expect(program.statsUrl).toBe("http://10.213.7.100:7000/");
+    expect(program.statsUrl).toBe("https://10.213.7.100:7000/");
     expect(program.virtualIp).toBe("10.213.7.100");
     const loopback = await value<string>(program.loopbackReadWriteUrl);
     expect(loopback.secret).toBe(true);
-    expect(loopback.v).toMatch(/@127\.0\.0\.1:5000\/postgres$/);
+    expect(loopback.v).toMatch(/@127\.0\.0\.1:5000\/postgres\?sslmode=verify-full$/);
     expect(program.leader).toBe("pg1");
     expect(program.members).toEqual([
       { name: "pg1", address: "10.213.7.11", role: "leader" },

@@ -52,16 +52,19 @@ describe("patroni.yml for the field guide's lab", () => {
   });
 
   it("uses the seed's users with scram-sha-256 and no md5", () => {
+    const verify = { sslmode: "verify-full", sslrootcert: "/etc/patroni-stack/tls/ca.crt" };
     expect(pgsvr1.postgresql.authentication).toEqual({
-      superuser: { username: "postgres", password: "S3cret-su" },
-      replication: { username: "repl", password: "S3cret-repl" },
-      rewind: { username: "rewind_user", password: "S3cret-rw" },
+      superuser: { username: "postgres", password: "S3cret-su", ...verify },
+      replication: { username: "repl", password: "S3cret-repl", ...verify },
+      rewind: { username: "rewind_user", password: "S3cret-rw", ...verify },
     });
     const hba: string[] = pgsvr1.postgresql.pg_hba;
     expect(hba).toContain("host replication repl 127.0.0.1/32 scram-sha-256");
-    expect(hba).toContain("host replication repl 192.168.56.201/32 scram-sha-256");
-    expect(hba).toContain("host replication repl 192.168.56.202/32 scram-sha-256");
-    expect(hba).toContain("host all all 0.0.0.0/0 scram-sha-256");
+    expect(hba).toContain("hostssl replication repl 192.168.56.201/32 scram-sha-256");
+    expect(hba).toContain("hostssl replication repl 192.168.56.202/32 scram-sha-256");
+    expect(hba).toContain("hostssl all all 0.0.0.0/0 scram-sha-256");
+    // Only loopback may connect without TLS.
+    expect(hba.filter((l) => l.startsWith("host ")).every((l) => l.includes(" 127.0.0.1/32 "))).toBe(true);
     expect(hba.join("\n")).not.toMatch(/md5|trust/);
     expect(pgsvr1.bootstrap.dcs.postgresql.parameters.password_encryption).toBe("scram-sha-256");
   });
@@ -79,7 +82,7 @@ describe("patroni.yml for the field guide's lab", () => {
 });
 
 describe("haproxy.cfg for the lab", () => {
-  const cfg = renderHaproxyConfig(lab.routers[0], lab.haproxy);
+  const cfg = renderHaproxyConfig(lab.routers[0], lab.haproxy, lab.tls !== undefined);
 
   it("sends the read-write port to the primary and the read-only port to replicas", () => {
     expect(cfg).toMatch(/listen postgres_rw\n {4}bind \*:5413\n {4}option httpchk OPTIONS \/primary/);
@@ -104,7 +107,9 @@ describe("haproxy.cfg for the lab", () => {
     ]) {
       expect(cfg).toContain(`    ${line}\n`);
     }
-    expect(cfg).toMatch(/listen stats\n {4}mode http\n {4}bind \*:7000\n {4}stats enable\n {4}stats uri \//);
+    expect(cfg).toMatch(
+      /listen stats\n {4}mode http\n {4}bind \*:7000 ssl crt \/etc\/patroni-stack\/tls\/haproxy.pem\n {4}stats enable\n {4}stats uri \//,
+    );
   });
 
   it("is stable", () => {
@@ -115,17 +120,25 @@ describe("haproxy.cfg for the lab", () => {
 describe("etcd config", () => {
   it("bootstraps every member statically on the cluster address", () => {
     const cfg = parse(renderEtcdConfig(lab.etcd.members[0], lab.etcd));
+    const security = {
+      "cert-file": "/etc/patroni-stack/tls/etcd.crt",
+      "key-file": "/etc/patroni-stack/tls/etcd.key",
+      "trusted-ca-file": "/etc/patroni-stack/tls/ca.crt",
+      "client-cert-auth": true,
+    };
     expect(cfg).toEqual({
       name: "pgserver3",
       "data-dir": "/var/lib/etcd/patroni-stack",
-      "listen-peer-urls": "http://192.168.56.203:2380,http://127.0.0.1:2380",
-      "listen-client-urls": "http://192.168.56.203:2379,http://127.0.0.1:2379",
-      "advertise-client-urls": "http://192.168.56.203:2379",
-      "initial-advertise-peer-urls": "http://192.168.56.203:2380",
-      "initial-cluster": "pgserver3=http://192.168.56.203:2380",
+      "listen-peer-urls": "https://192.168.56.203:2380,https://127.0.0.1:2380",
+      "listen-client-urls": "https://192.168.56.203:2379,https://127.0.0.1:2379",
+      "advertise-client-urls": "https://192.168.56.203:2379",
+      "initial-advertise-peer-urls": "https://192.168.56.203:2380",
+      "initial-cluster": "pgserver3=https://192.168.56.203:2380",
       "initial-cluster-state": "new",
       "initial-cluster-token": "postgres-etcd",
       "enable-grpc-gateway": true,
+      "client-transport-security": security,
+      "peer-transport-security": security,
     });
   });
 });
