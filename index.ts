@@ -9,7 +9,7 @@ import { sshConnection } from "./components/hostAccess";
 import { LocalHosts } from "./components/LocalHosts";
 import { PatroniCluster } from "./components/PatroniCluster";
 
-const { settings, sshPrivateKey, sshPassword, s3Keys } = readStackConfig();
+const { settings, sshPrivateKey, sshPassword, s3Keys, userCa } = readStackConfig();
 const plan = planCluster(settings);
 const stack = pulumi.getStack();
 
@@ -28,6 +28,7 @@ const hosts =
 const cluster = new PatroniCluster(settings.cluster.scope, {
   plan,
   hosts,
+  userCa,
   s3Keys:
     s3Keys &&
     pulumi.secret(

@@ -29,6 +29,8 @@ export interface PatroniClusterArgs {
   hosts: Record<string, HostAccess>;
   /** The S3 repository's keys (`backup.repository.type: s3`). */
   s3Keys?: pulumi.Output<S3Keys>;
+  /** The user's CA (`tls.ca`), when it replaces the generated one. */
+  userCa?: { certificate: string; privateKey: pulumi.Output<string> };
 }
 
 export class PatroniCluster extends pulumi.ComponentResource {
@@ -93,7 +95,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
     const tls = plan.tls
       ? new StackTls(
           `${name}-tls`,
-          { spec: plan.tls, access: (host) => this.access(host), pgPort: plan.patroni.leader.postgres.port },
+          {
+            spec: plan.tls,
+            access: (host) => this.access(host),
+            pgPort: plan.patroni.leader.postgres.port,
+            ca: args.userCa,
+          },
           { parent: this },
         )
       : undefined;

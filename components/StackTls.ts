@@ -22,11 +22,19 @@ import { HostAccess } from "./hostAccess";
 import { RemoteScript } from "./RemoteScript";
 import { Certificate } from "./tlsProvider";
 
+/** What signs the host certificates: the generated CA, or the user's. */
+interface Issuer {
+  certificate: pulumi.Output<string>;
+  privateKey: pulumi.Output<string>;
+}
+
 export interface StackTlsArgs {
   spec: TlsSpec;
   /** How to reach each host, by host name (after its packages: the services' users exist). */
   access: (host: string) => HostAccess;
   pgPort: number;
+  /** The user's CA (`tls.ca`), checked already: it signs the host certificates instead of a generated one. */
+  ca?: { certificate: string; privateKey: pulumi.Output<string> };
 }
 
 export class StackTls extends pulumi.ComponentResource {
@@ -37,17 +45,19 @@ export class StackTls extends pulumi.ComponentResource {
   constructor(name: string, args: StackTlsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:StackTls", name, {}, opts);
     const { spec } = args;
-    const ca = new Certificate(
-      `${name}-ca`,
-      { commonName: spec.caName, validityDays: spec.caValidityDays, renewBeforeDays: spec.renewBeforeDays },
-      { parent: this },
-    );
+    const ca: Issuer = args.ca
+      ? { certificate: pulumi.output(args.ca.certificate), privateKey: args.ca.privateKey }
+      : new Certificate(
+          `${name}-ca`,
+          { commonName: spec.caName, validityDays: spec.caValidityDays, renewBeforeDays: spec.renewBeforeDays },
+          { parent: this },
+        );
     this.caCertificate = ca.certificate;
     this.installed = Object.fromEntries(spec.hosts.map((h) => [h.host.name, this.install(name, h, ca, args)]));
     this.registerOutputs({ caCertificate: this.caCertificate });
   }
 
-  private install(name: string, h: TlsHostSpec, ca: Certificate, args: StackTlsArgs): RemoteScript {
+  private install(name: string, h: TlsHostSpec, ca: Issuer, args: StackTlsArgs): RemoteScript {
     const cert = new Certificate(
       `${name}-${h.host.name}`,
       {

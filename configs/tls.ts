@@ -1,3 +1,5 @@
+import { createPrivateKey, X509Certificate } from "crypto";
+
 /**
  * Where the stack's certificates live on a host, which names a host's certificate carries, and
  * the environment that makes the command-line clients on a host (etcdctl, curl, psql) verify.
@@ -94,3 +96,64 @@ export function renderClientEnv(): string {
 
 /** Shell text that loads the client environment when the host has one (plain stacks have none). */
 export const SOURCE_CLIENT_ENV = `if [ -r ${CLIENT_ENV_PATH} ]; then . ${CLIENT_ENV_PATH}; fi`;
+
+/** A CA of the user's own, as read from `tls.ca.certificateFile` / `keyFile` (the key as PKCS #8 PEM). */
+export interface UserCa {
+  certificate: string;
+  privateKey: string;
+}
+
+/**
+ * What is wrong with a user's CA, each with its key: not a certificate or not a CA, a key that
+ * is not its key, expired, or expiring before the host certificates it would sign.
+ */
+export function userCaProblems(
+  ca: UserCa,
+  tls: { validityDays: number },
+  now: Date = new Date(),
+): { key: string; message: string }[] {
+  const certKey = "patroni-stack:tls.ca.certificateFile";
+  const keyKey = "patroni-stack:tls.ca.keyFile";
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(ca.certificate);
+  } catch (e) {
+    return [{ key: certKey, message: `is not a PEM certificate (${(e as Error).message})` }];
+  }
+  const problems: { key: string; message: string }[] = [];
+  if (!cert.ca) {
+    problems.push({
+      key: certKey,
+      message: `${cert.subject} is not a CA (basicConstraints CA:FALSE): use a CA or intermediate certificate`,
+    });
+  }
+  const until = Date.parse(cert.validTo);
+  if (until <= now.getTime()) {
+    problems.push({
+      key: certKey,
+      message: `expired on ${cert.validTo}: bring a valid CA, or remove tls.ca to let the stack make one`,
+    });
+  } else if (until < now.getTime() + tls.validityDays * 86_400_000) {
+    problems.push({
+      key: certKey,
+      message: `expires on ${cert.validTo}, before host certificates of tls.validityDays (${tls.validityDays}) would: lower validityDays or renew the CA`,
+    });
+  }
+  try {
+    const key = createPrivateKey(ca.privateKey);
+    if (!cert.checkPrivateKey(key)) {
+      problems.push({
+        key: keyKey,
+        message: "is not the key of tls.ca.certificateFile: a CA signs with its own key only",
+      });
+    } else if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+      problems.push({
+        key: keyKey,
+        message: `is a ${key.asymmetricKeyType} key: the stack signs with ECDSA P-256 CA keys only`,
+      });
+    }
+  } catch (e) {
+    problems.push({ key: keyKey, message: `is not a PEM private key (${(e as Error).message})` });
+  }
+  return problems;
+}

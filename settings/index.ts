@@ -6,7 +6,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Credentials, validateSettings } from "./validate";
+import { createPrivateKey } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import { BackupSettings, backupShape, parseSettings, postgresPackages, Problem, Settings } from "./schema";
+import { UserCa, userCaProblems } from "../configs/tls";
 
 export * from "./schema";
 export { Credentials, validateSettings } from "./validate";
@@ -72,6 +76,30 @@ export interface StackConfig {
   sshPassword?: pulumi.Output<string>;
   /** The S3 repository's keys (`backup.repository.type: s3`). */
   s3Keys?: { accessKey: pulumi.Output<string>; secretKey: pulumi.Output<string> };
+  /** `tls.ca`: the user's CA, read and checked (the key secret). */
+  userCa?: { certificate: string; privateKey: pulumi.Output<string> };
+}
+
+/**
+ * The user's CA from `tls.ca` (paths relative to the project directory), checked before anything
+ * runs: readable, a CA, with its own key, valid long enough.
+ */
+export function readUserCa(settings: ResolvedSettings, dir = process.cwd()): UserCa | undefined {
+  const files = settings.tls.enabled ? settings.tls.ca : undefined;
+  if (!files) return undefined;
+  const read = (key: string, file: string) => {
+    try {
+      return fs.readFileSync(path.resolve(dir, file), "utf8");
+    } catch (e) {
+      throw new ConfigError([{ key, message: `cannot read ${file}: ${(e as Error).message}` }]);
+    }
+  };
+  const certificate = read("patroni-stack:tls.ca.certificateFile", files.certificateFile);
+  const key = read("patroni-stack:tls.ca.keyFile", files.keyFile);
+  const ca = { certificate, privateKey: key };
+  const problems = userCaProblems(ca, settings.tls);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { certificate, privateKey: createPrivateKey(key).export({ format: "pem", type: "pkcs8" }).toString() };
 }
 
 /** Read `patroni-stack:*` from the current stack. */
@@ -88,5 +116,7 @@ export function readStackConfig(): StackConfig {
   const secretKey = cfg.getSecret("backupS3SecretKey");
   const s3Keys = accessKey && secretKey ? { accessKey, secretKey } : undefined;
   const settings = resolveSettings(raw, { privateKey: !!sshPrivateKey, password: !!sshPassword, s3Keys: !!s3Keys });
-  return { settings, sshPrivateKey, sshPassword, s3Keys };
+  const ca = readUserCa(settings);
+  const userCa = ca && { certificate: ca.certificate, privateKey: pulumi.secret(ca.privateKey) };
+  return { settings, sshPrivateKey, sshPassword, s3Keys, userCa };
 }

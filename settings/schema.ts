@@ -250,6 +250,16 @@ const shape = z.strictObject({
       renewBeforeDays: z.number().int().min(0).default(30),
       /** Days the stack's CA is valid. */
       caValidityDays: z.number().int().min(1).max(36500).default(3650),
+      /**
+       * A CA of your own (or an intermediate) instead of the generated one: its certificate and
+       * its key as PEM files on the machine that runs the program, relative to the project.
+       */
+      ca: z
+        .strictObject({
+          certificateFile: z.string().min(1),
+          keyFile: z.string().min(1),
+        })
+        .optional(),
       postgres: z
         .strictObject({
           /** Refuse plain-text connections from other hosts (pg_hba `hostssl` only). */

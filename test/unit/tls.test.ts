@@ -4,11 +4,15 @@
  * settings that are refused.
  */
 import { createPrivateKey, X509Certificate } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import { renderHaproxyConfig } from "../../configs/haproxy";
 import { renderVipCheck } from "../../configs/keepalived";
-import { renderClientEnv, hostAltNames } from "../../configs/tls";
+import { renderClientEnv, hostAltNames, userCaProblems } from "../../configs/tls";
+import { readUserCa, ConfigError } from "../../settings";
 import { renderScript } from "../../configs/scripts";
 import { CERTIFICATE_PROVIDER, issueCertificate, renewalReason } from "../../components/tlsProvider";
 import { configProblems, stackFileSettings, threeNodeSettings, withKey } from "../fixtures/settings";
@@ -163,5 +167,64 @@ describe("refused TLS settings", () => {
     expect(
       problems({ postgres: { require: false } }, { postgresql: { pgHba: ["host all all 0.0.0.0/0 scram-sha-256"] } }),
     ).toEqual([]);
+  });
+});
+
+describe("a CA of the user's own (tls.ca)", () => {
+  let ca: Awaited<ReturnType<typeof issueCertificate>>;
+  let other: Awaited<ReturnType<typeof issueCertificate>>;
+  let leaf: Awaited<ReturnType<typeof issueCertificate>>;
+  beforeAll(async () => {
+    ca = await issueCertificate({ commonName: "corp CA", dns: [], ip: [], validityDays: 1000 });
+    other = await issueCertificate({ commonName: "other CA", dns: [], ip: [], validityDays: 1000 });
+    leaf = await issueCertificate({ commonName: "pg1", dns: ["pg1"], ip: [], validityDays: 1000, issuer: ca });
+  });
+  const tls = { validityDays: 365 };
+
+  it("accepts a valid CA with its own key", () => {
+    expect(userCaProblems({ certificate: ca.certificate, privateKey: ca.privateKey }, tls)).toEqual([]);
+  });
+
+  it("refuses what cannot sign the stack's certificates, naming the key", () => {
+    const messages = (c: { certificate: string; privateKey: string }, now?: Date) =>
+      userCaProblems(c, tls, now).map((p) => `${p.key}: ${p.message}`);
+    expect(messages({ certificate: ca.certificate, privateKey: other.privateKey })).toEqual([
+      expect.stringMatching(/^patroni-stack:tls.ca.keyFile: is not the key of tls.ca.certificateFile/),
+    ]);
+    expect(messages({ certificate: leaf.certificate, privateKey: leaf.privateKey })).toEqual([
+      expect.stringMatching(/^patroni-stack:tls.ca.certificateFile: CN=pg1 is not a CA/),
+    ]);
+    const later = new Date(Date.now() + 1100 * DAY);
+    expect(messages({ certificate: ca.certificate, privateKey: ca.privateKey }, later)).toEqual([
+      expect.stringMatching(/^patroni-stack:tls.ca.certificateFile: expired on /),
+    ]);
+    const soon = new Date(Date.now() + 800 * DAY);
+    expect(messages({ certificate: ca.certificate, privateKey: ca.privateKey }, soon)).toEqual([
+      expect.stringMatching(/expires on .* before host certificates of tls.validityDays \(365\) would/),
+    ]);
+    expect(messages({ certificate: "not a certificate", privateKey: ca.privateKey })).toEqual([
+      expect.stringMatching(/^patroni-stack:tls.ca.certificateFile: is not a PEM certificate/),
+    ]);
+  });
+
+  it("reads the files relative to the project, and names the key of a file it cannot read", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-ca-"));
+    try {
+      fs.writeFileSync(path.join(dir, "ca.crt"), ca.certificate);
+      fs.writeFileSync(path.join(dir, "ca.key"), ca.privateKey, { mode: 0o600 });
+      const settings = resolveSettings(
+        { ...threeNodeSettings(), tls: { ca: { certificateFile: "ca.crt", keyFile: "ca.key" } } },
+        withKey,
+      );
+      expect(readUserCa(settings, dir)?.certificate).toBe(ca.certificate);
+      const missing = resolveSettings(
+        { ...threeNodeSettings(), tls: { ca: { certificateFile: "ca.crt", keyFile: "nope.key" } } },
+        withKey,
+      );
+      expect(() => readUserCa(missing, dir)).toThrow(ConfigError);
+      expect(() => readUserCa(missing, dir)).toThrow(/patroni-stack:tls.ca.keyFile: cannot read nope.key/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,112 @@
+/**
+ * Part of `make bench`: what TLS costs, on the dev topology under this machine's engine (or
+ * PATRONI_STACK_ENGINE). The stack is deployed from nothing with `tls.enabled: false` and with
+ * TLS on; each is switched over once under the chaos client's writes (every 50 ms through the
+ * virtual IP). TLS on also renews every certificate under the same client. Timings go to
+ * bench/results/e2e.json as `dev-tls-off` and `dev-tls-on`, and to docs/benchmarks.md.
+ *
+ *   npx ts-node --swc bench/tls.ts
+ */
+import * as path from "path";
+import { LoadClient, prepare } from "./chaos/client";
+import { endpoints } from "./chaos/run";
+import { writeReport } from "./chaos/report";
+import {
+  editConfig,
+  makeStack,
+  patronictlList,
+  recordBenchmark,
+  removeStack,
+  runStack,
+  switchover,
+  type TestStack,
+} from "../test/e2e/stack";
+
+const ROOT = path.resolve(__dirname, "..");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Run `change` under the chaos client's writes; the longest write gap and the failed and lost writes. */
+async function underLoad(stack: TestStack, label: string, change: () => Promise<void>) {
+  const { rw } = endpoints(stack);
+  await prepare(rw);
+  const client = new LoadClient({
+    rw,
+    intervalMs: 50,
+    maxSeconds: 300,
+    maxRequests: 6000,
+    requestTimeoutMs: 2000,
+    run: `${label}-${Date.now()}`,
+  });
+  client.start();
+  try {
+    await sleep(2000);
+    await change();
+    await sleep(3000);
+  } finally {
+    await client.stop();
+  }
+  const verdict = await client.verify();
+  return {
+    gap_s: verdict.writes.longestGapMs / 1000,
+    failed: verdict.writes.failed,
+    lost: verdict.writes.lost,
+  };
+}
+
+async function planned(stack: TestStack): Promise<void> {
+  const members = patronictlList(stack, stack.leader);
+  const from = members.find((m) => m.Role === "Leader")?.Member;
+  const to = members.find((m) => m.Role !== "Leader" && m.State === "streaming")?.Member;
+  if (!from || !to) throw new Error("no leader and streaming replica to switch over between");
+  switchover(stack, from, to);
+  for (let i = 0; i < 60; i++) {
+    if (patronictlList(stack, to).find((m) => m.Member === to)?.Role === "Leader") return;
+    await sleep(1000);
+  }
+  throw new Error(`${to} did not become the leader`);
+}
+
+async function main(): Promise<void> {
+  for (const tls of [false, true]) {
+    const label = tls ? "dev-tls-on" : "dev-tls-off";
+    const stack = makeStack("dev", 47, { kind: "bench", overrides: { tls: { enabled: tls } } });
+    try {
+      const up = await runStack(stack, "up");
+      if (up.code !== 0) throw new Error(`${label}: up failed:\n${up.output.slice(-2000)}`);
+      const values: Record<string, number> = { deploy_s: up.seconds };
+      const sw = await underLoad(stack, `${label}-switchover`, () => planned(stack));
+      Object.assign(values, {
+        switchover_write_gap_s: sw.gap_s,
+        switchover_failed_writes: sw.failed,
+        switchover_lost_writes: sw.lost,
+      });
+      if (tls) {
+        let seconds = 0;
+        const renewal = await underLoad(stack, `${label}-renewal`, async () => {
+          editConfig(stack, "tls", { enabled: true, validityDays: 400 });
+          const r = await runStack(stack, "up");
+          if (r.code !== 0) throw new Error(`${label}: renewal up failed:\n${r.output.slice(-2000)}`);
+          seconds = r.seconds;
+        });
+        Object.assign(values, {
+          renewal_s: seconds,
+          renewal_write_gap_s: renewal.gap_s,
+          renewal_failed_writes: renewal.failed,
+          renewal_lost_writes: renewal.lost,
+        });
+      }
+      const down = await runStack(stack, "down");
+      if (down.code !== 0) throw new Error(`${label}: down failed:\n${down.output.slice(-2000)}`);
+      recordBenchmark(label, values);
+      process.stdout.write(`${label}: ${JSON.stringify(values)}\n`);
+    } finally {
+      removeStack(stack);
+    }
+  }
+  writeReport(path.join(ROOT, "bench", "results"), path.join(ROOT, "docs"));
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(1);
+});
