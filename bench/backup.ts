@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { LoadClient, pgSettings, prepare, queryOnce, type Endpoint } from "./chaos/client";
+import { pgSettings, queryOnce, startWriting, type Endpoint } from "./chaos/client";
 import { endpoints } from "./chaos/run";
 import { writeReport } from "./chaos/report";
 import {
@@ -103,16 +103,7 @@ async function writeOnce(e: Endpoint): Promise<boolean> {
 
 /** The archive lag of `SWITCHES` forced WAL switches under the chaos client's writes. */
 async function archiveLag(stack: TestStack, rw: Endpoint): Promise<number[]> {
-  await prepare(rw);
-  const client = new LoadClient({
-    rw,
-    intervalMs: 50,
-    maxSeconds: 300,
-    maxRequests: 6000,
-    requestTimeoutMs: 2000,
-    run: `backup-bench-${Date.now()}`,
-  });
-  client.start();
+  const client = await startWriting(rw, "backup-bench");
   const lags: number[] = [];
   try {
     for (let i = 0; i < SWITCHES; i++) {

@@ -8,7 +8,7 @@
  *   npx ts-node --swc bench/tls.ts
  */
 import * as path from "path";
-import { LoadClient, prepare } from "./chaos/client";
+import { startWriting } from "./chaos/client";
 import { endpoints } from "./chaos/run";
 import { writeReport } from "./chaos/report";
 import {
@@ -27,17 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `change` under the chaos client's writes; the longest write gap and the failed and lost writes. */
 async function underLoad(stack: TestStack, label: string, change: () => Promise<void>) {
-  const { rw } = endpoints(stack);
-  await prepare(rw);
-  const client = new LoadClient({
-    rw,
-    intervalMs: 50,
-    maxSeconds: 300,
-    maxRequests: 6000,
-    requestTimeoutMs: 2000,
-    run: `${label}-${Date.now()}`,
-  });
-  client.start();
+  const client = await startWriting(endpoints(stack).rw, label);
   try {
     await sleep(2000);
     await change();

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { CA_PATH, tlsFiles } from "../../configs/tls";
 import { clientFiles } from "../../cli/connection";
-import { LoadClient, prepare } from "../../bench/chaos/client";
+import { startWriting } from "../../bench/chaos/client";
 import { endpoints } from "../../bench/chaos/run";
 import {
   ctl as ctlRun,
@@ -402,17 +402,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       );
     const startedBefore = started();
     const leaderBefore = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader")?.Member;
-    const { rw } = endpoints(stack);
-    await prepare(rw);
-    const client = new LoadClient({
-      rw,
-      intervalMs: 50,
-      maxSeconds: 300,
-      maxRequests: 6000,
-      requestTimeoutMs: 2000,
-      run: `rotation-${Date.now()}`,
-    });
-    client.start();
+    const client = await startWriting(endpoints(stack).rw, "rotation");
     let r: RunResult;
     try {
       // A new validity issues every host certificate again, as a renewal does.
@@ -570,17 +560,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       const used = hosts.map((h) => Number(h.address.split(".")[3]));
       const address = stack.addresses.pg3.replace(/\.\d+$/, `.${Math.max(...used) + 1}`);
       const leaderBefore = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
-      const { rw } = endpoints(stack);
-      await prepare(rw);
-      const client = new LoadClient({
-        rw,
-        intervalMs: 50,
-        maxSeconds: 900,
-        maxRequests: 18000,
-        requestTimeoutMs: 2000,
-        run: `scale-${Date.now()}`,
-      });
-      client.start();
+      const client = await startWriting(endpoints(stack).rw, "scale", 900);
       let removed = false;
       try {
         setConfig(stack, "hosts", [...hosts, { name: "pg4", address }]);
