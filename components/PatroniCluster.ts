@@ -9,6 +9,7 @@ import { ClusterPlan, PatroniMemberSpec } from "../plan";
 import { PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
 import { renderRolesInput } from "../configs/roles";
 import { renderScript } from "../configs/scripts";
+import { TRANSPORT_PATH } from "../configs/tls";
 import { statsUrl } from "../configs/haproxy";
 import { HostAccess } from "./hostAccess";
 import { EtcdNode } from "./EtcdNode";
@@ -83,6 +84,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
             script: renderScript("packages-install", {
               PACKAGES_DEBIAN: spec.packages.debian,
               PACKAGES_RHEL: spec.packages.rhel,
+              TRANSPORT: plan.tls ? "tls" : "plain",
+              TRANSPORT_PATH,
             }),
           },
           { parent: this },

@@ -9,6 +9,11 @@ import { createPrivateKey, X509Certificate } from "crypto";
 export const TLS_DIR = "/etc/patroni-stack/tls";
 /** The stack CA's certificate on every host (public). */
 export const CA_PATH = `${TLS_DIR}/ca.crt`;
+/**
+ * What a host's services were set up with, `tls` or `plain` (`tls.enabled`): a running cluster is
+ * not switched between the two in place, and the first step on each host checks it.
+ */
+export const TRANSPORT_PATH = "/etc/patroni-stack/transport";
 /** Sourced by the remote scripts and by ctl's commands on a host. */
 export const CLIENT_ENV_PATH = `${TLS_DIR}/client.env`;
 

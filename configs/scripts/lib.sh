@@ -22,6 +22,29 @@ require_root() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (set hosts[].ssh.sudo for a non-root SSH user)"
 }
 
+# The transport the stack asks for (tls or plain) against the one this host's services were set up
+# with (recorded in FILE). Switching a running cluster between the two would change every URL and
+# every check at once, so a host with etcd, Patroni or HAProxy running refuses; a host with none of
+# them running (new, or after a destroy) records the new transport.
+transport_unchanged() { # WANT FILE
+  local want=$1 file=$2 was="" unit running=()
+  [ -r "$file" ] && was=$(<"$file")
+  if [ -n "$was" ] && [ "$was" != "$want" ]; then
+    for unit in etcd patroni haproxy; do
+      if systemctl is-active --quiet "$unit" 2>/dev/null; then running+=("$unit"); fi
+    done
+    if [ "${#running[@]}" -gt 0 ]; then
+      local flag=false
+      [ "$was" = tls ] && flag=true
+      die "tls.enabled changed on a running cluster: ${running[*]} on this host run with $was, the stack now asks for $want. Switching a running cluster between plain text and TLS is not done in place, and nothing was changed: set tls.enabled back to $flag, or create a new stack with the setting you want and move the data there (README, TLS on every hop)"
+    fi
+  fi
+  if [ "$was" != "$want" ]; then
+    install -d -m 0755 "$(dirname "$file")"
+    printf '%s\n' "$want" >"$file"
+  fi
+}
+
 # Prints debian or rhel, from /etc/os-release (OS_RELEASE overrides the path, for tests).
 os_family() {
   local id like release=${OS_RELEASE:-/etc/os-release}

@@ -1,7 +1,10 @@
 # Install the packages of every role this host runs in one transaction (the role steps that follow
 # find them installed). PostgreSQL's packages must not create and start a 'main' cluster, and no
 # service starts with the distribution's defaults (apt_install's policy-rc.d).
-# Variables: PACKAGES_DEBIAN PACKAGES_RHEL
+# First, before anything on the host changes: a host whose services run with the other transport
+# (plain text or TLS) than the stack asks for refuses to go on (see transport_unchanged).
+# Variables: PACKAGES_DEBIAN PACKAGES_RHEL TRANSPORT TRANSPORT_PATH
+transport_unchanged "$TRANSPORT" "$TRANSPORT_PATH"
 family=$(os_family)
 if [ "$family" = debian ]; then
   install -d -m 0755 /etc/postgresql-common

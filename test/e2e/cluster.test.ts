@@ -6,6 +6,9 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import { ETCD_CONFIG_PATH } from "../../configs/etcd";
+import { HAPROXY_CONFIG_PATH } from "../../configs/haproxy";
+import { KEEPALIVED_CONFIG_PATH } from "../../configs/keepalived";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { CA_PATH, tlsFiles } from "../../configs/tls";
 import { clientFiles } from "../../cli/connection";
@@ -432,6 +435,33 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     timings.tls_rotation_s = r.seconds;
     timings.tls_rotation_write_gap_s = verdict.writes.longestGapMs / 1000;
     timings.tls_rotation_failed_writes = verdict.writes.failed;
+  });
+
+  itOn(["dev"], "refuses to turn TLS off for the running cluster, before any host changes", async () => {
+    // Every service's configuration on every host.
+    const files = [PATRONI_CONFIG_PATH, ETCD_CONFIG_PATH, HAPROXY_CONFIG_PATH, KEEPALIVED_CONFIG_PATH];
+    const configs = () =>
+      Object.keys(stack.addresses).map((h) =>
+        onHost(stack, h, `for f in ${files.join(" ")}; do if [ -f "$f" ]; then md5sum "$f"; fi; done`),
+      );
+    const before = configs();
+    editConfig(stack, "tls", { enabled: false });
+    let r: RunResult;
+    try {
+      r = await runStack(stack, "up");
+    } finally {
+      editConfig(stack, "tls", { enabled: true });
+    }
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(
+      /tls\.enabled changed on a running cluster: .* run with tls, the stack now asks for plain/,
+    );
+    // Every host stopped at its first step: no configuration was written, no step after it ran.
+    expect(configs()).toEqual(before);
+    const ran = r.events.filter((e) => e.op !== "same" && !/-packages-/.test(e.name)).map((e) => e.name);
+    expect(ran.filter((n) => /-(configure|start|install|dcs)-|-tls-install-/.test(n))).toEqual([]);
+    await expectHealthy(stack);
+    expect(psql(stack, stack.rwPort, "select ssl from pg_stat_ssl where pid = pg_backend_pid()")).toBe("t");
   });
 
   it("applies a parameter change through PATCH /config: preview, rolling restart, no failover", async () => {

@@ -96,3 +96,41 @@ describe("rendered RHEL settings", () => {
     expect(text).toContain("distro_service=postgresql-$PG_VERSION");
   });
 });
+
+describe("the transport check before anything on a host changes", () => {
+  // A stub systemctl: the units named in ACTIVE are running.
+  const check = (want: string, recorded: string | undefined, active: string) => {
+    const file = path.join(dir, "transport");
+    fs.rmSync(file, { force: true });
+    if (recorded !== undefined) fs.writeFileSync(file, `${recorded}\n`);
+    const r = bash(
+      "debian",
+      `systemctl() { [ "$1" = is-active ] && [[ " ${active} " == *" $3 "* ]]; }\ntransport_unchanged ${want} ${file}`,
+    );
+    return { ...r, recorded: fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : undefined };
+  };
+
+  it("refuses to turn TLS on for a host whose services run in plain text, and changes nothing", () => {
+    const r = check("tls", "plain", "etcd patroni");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/tls\.enabled changed on a running cluster: etcd patroni on this host run with plain/);
+    expect(r.stderr).toMatch(/set tls\.enabled back to false/);
+    expect(r.recorded).toBe("plain");
+  });
+
+  it("refuses to turn TLS off for a running router", () => {
+    const r = check("plain", "tls", "haproxy");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/haproxy on this host run with tls, the stack now asks for plain.*back to true/);
+  });
+
+  it.each([
+    ["a new host", "tls", undefined, "", "tls"],
+    ["the same transport", "tls", "tls", "etcd patroni haproxy", "tls"],
+    ["a host with nothing running (after a destroy)", "plain", "tls", "keepalived", "plain"],
+  ])("records the transport of %s", (_what, want, recorded, active, after) => {
+    const r = check(want, recorded, active);
+    expect(r.status).toBe(0);
+    expect(r.recorded).toBe(after);
+  });
+});
