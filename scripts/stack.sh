@@ -60,29 +60,9 @@ clear_stale_lock() {
       echo "stack.sh: an earlier run (pid $pid) was interrupted and left the stack locked: pulumi cancel" >&2
       pulumi cancel --yes --stack "$stack" >&2
       pkill -P 1 -f '^pulumi-(resource|language)-' 2>/dev/null || true
-      forget_pending
+      "$root/scripts/forget-pending.sh" "$stack"
     fi
   done < <(find "$locks" -path "*/$stack/*.json" 2>/dev/null)
-}
-
-# The killed run's pending operations: the containers and networks it was creating when it was
-# killed are removed (the next run creates them again: the names are the stack's own), and the
-# pending operations are dropped from the state, as the next run would do after a warning.
-forget_pending() {
-  local exported kind name
-  exported=$(umask 077 && mktemp)
-  pulumi stack export --stack "$stack" --file "$exported"
-  while read -r kind name; do
-    echo "stack.sh: removing the $kind $name, whose creation the earlier run did not record" >&2
-    case "$kind" in
-      container) docker rm -f "$name" >/dev/null 2>&1 || true ;;
-      network) docker network rm "$name" >/dev/null 2>&1 || true ;;
-    esac
-  done < <(ts "$root/cli/interrupted.ts" orphans <"$exported")
-  if ts "$root/cli/interrupted.ts" cleared <"$exported" >"$exported.cleared"; then
-    pulumi stack import --stack "$stack" --file "$exported.cleared" >&2
-  fi
-  rm -f "$exported" "$exported.cleared"
 }
 
 # Run the engine's command: streamed (-v, previews), or behind the display with a per-run log.

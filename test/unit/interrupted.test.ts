@@ -2,6 +2,10 @@
  * Recovery from a killed Pulumi CLI (cli/interrupted.ts): the Docker objects whose creation it
  * did not record are named for removal, the objects it did record never are.
  */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { cleared, orphans, StackExport } from "../../cli/interrupted";
 
 const CONTAINER = "docker:index/container:Container";
@@ -75,4 +79,65 @@ describe("after a killed up", () => {
     // The input is left as it was.
     expect(e.deployment.pending_operations).toHaveLength(1);
   });
+});
+
+describe("scripts/forget-pending.sh", () => {
+  // Stub pulumi and docker record their calls; `stack export` writes the given export.
+  function recover(e: StackExport) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-forget-"));
+    try {
+      fs.mkdirSync(path.join(dir, "bin"));
+      fs.writeFileSync(path.join(dir, "export.json"), JSON.stringify(e));
+      const stub = (body: string) => `#!/usr/bin/env bash\necho "$(basename "$0") $*" >>"${dir}/calls"\n${body}\n`;
+      fs.writeFileSync(
+        path.join(dir, "bin", "pulumi"),
+        stub(
+          `file=$(sed -n 's/.*--file \\([^ ]*\\).*/\\1/p' <<<"$*")\n` +
+            `case "$2" in export) cp "${dir}/export.json" "$file" ;; import) cp "$file" "${dir}/imported.json" ;; esac`,
+        ),
+        { mode: 0o755 },
+      );
+      fs.writeFileSync(path.join(dir, "bin", "docker"), stub(""), { mode: 0o755 });
+      const r = spawnSync("bash", [path.join(__dirname, "../../scripts/forget-pending.sh"), "dev"], {
+        env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+        encoding: "utf8",
+      });
+      const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : "");
+      return {
+        status: r.status,
+        stderr: r.stderr,
+        calls: read("calls").trim().split("\n"),
+        imported: read("imported.json"),
+      };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("removes the orphaned container, then the network, and imports the state without pending operations", () => {
+    const r = recover(
+      exported(
+        [{ type: CONTAINER, name: "s-pg1" }],
+        [
+          { op: "creating", type: NETWORK, name: "s-net" },
+          { op: "creating", type: CONTAINER, name: "s-pg2" },
+        ],
+      ),
+    );
+    expect(r.status).toBe(0);
+    expect(r.calls[0]).toMatch(/^pulumi stack export --stack dev --file /);
+    expect(r.calls.slice(1, 3)).toEqual(["docker rm -f s-pg2", "docker network rm s-net"]);
+    expect(r.calls[3]).toMatch(/^pulumi stack import --stack dev --file /);
+    const imported = JSON.parse(r.imported) as StackExport;
+    expect(imported.deployment.pending_operations).toBeUndefined();
+    expect(imported.deployment.resources).toHaveLength(1);
+  }, 30_000);
+
+  it("touches nothing when the killed run left no pending operation", () => {
+    const r = recover(exported([{ type: CONTAINER, name: "s-pg1" }], []));
+    expect(r.status).toBe(0);
+    expect(r.calls).toHaveLength(1);
+    expect(r.calls[0]).toMatch(/^pulumi stack export/);
+    expect(r.imported).toBe("");
+  }, 30_000);
 });
