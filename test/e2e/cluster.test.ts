@@ -462,6 +462,11 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(ran.filter((n) => /-(configure|start|install|dcs)-|-tls-install-/.test(n))).toEqual([]);
     await expectHealthy(stack);
     expect(psql(stack, stack.rwPort, "select ssl from pg_stat_ssl where pid = pg_backend_pid()")).toBe("t");
+    // With the setting back, an up finishes what the refused one left: its first steps only.
+    const again = await runStack(stack, "up");
+    expectSucceeded(again);
+    expect(again.events.filter((e) => e.op !== "same" && !/-packages-/.test(e.name))).toEqual([]);
+    expect(configs()).toEqual(before);
   });
 
   it("applies a parameter change through PATCH /config: preview, rolling restart, no failover", async () => {
