@@ -22,16 +22,37 @@ healthy_peer() {
   done
 }
 
-# This member's line in the running cluster's member list: "id, status, name, peers, clients, learner".
+# The first other member that answers etcd's member list (served without a quorum), or nothing.
+answering_peer() {
+  local url
+  for url in "${PEERS[@]}"; do
+    if member_table "$url" >/dev/null 2>&1; then
+      echo "$url"
+      return 0
+    fi
+  done
+}
+
+# "id|name|peer URL" (hex id; no name while a member has not started) of each member registered
+# in the cluster ENDPOINT serves, from etcdctl's JSON; fails when ENDPOINT does not answer.
+member_table() {
+  etcdctl --endpoints="$1" --dial-timeout=2s --command-timeout=5s member list -w json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("members") or []:
+    print("%x|%s|%s" % (m["ID"], m.get("name", ""), (m.get("peerURLs") or [""])[0]))'
+}
+
+healthy_peer_found() { [ -n "$(healthy_peer)" ]; }
+
+# This member's line in the running cluster's member table.
 registration() {
-  etcdctl --endpoints="$1" member list -w simple | awk -F', ' -v peer="$PEER_URL" '$4 == peer'
+  member_table "$1" | awk -F'|' -v peer="$PEER_URL" '$3 == peer'
 }
 
 join_running_cluster() {
   local peer=$1 entry id name
   entry=$(registration "$peer")
-  id=$(printf '%s' "$entry" | awk -F', ' '{print $1}')
-  name=$(printf '%s' "$entry" | awk -F', ' '{print $3}')
+  IFS='|' read -r id name _ <<<"$entry"
   if [ -n "$id" ] && [ -n "$name" ]; then
     # It ran before with data that is gone: its old self must leave before it can join again.
     log "etcd member $MEMBER lost its data: removing its old registration $id"
@@ -57,6 +78,16 @@ join_running_cluster() {
 
 if ! systemctl is-active --quiet etcd; then
   peer=$(healthy_peer)
+  other=""
+  if [ -z "$peer" ]; then other=$(answering_peer); fi
+  if [ -n "$other" ] && [ -z "$(registration "$other")" ]; then
+    # A running cluster that does not list this member, without a quorum for now: another member
+    # is joining it and the cluster waits for that one to start. Wait too, rather than start a
+    # cluster of its own.
+    log "etcd member $MEMBER: the running cluster (through $other) settles another change: waiting for a healthy member"
+    wait_until "$TIMEOUT" "a healthy etcd member to join through" healthy_peer_found
+    peer=$(healthy_peer)
+  fi
   if [ -n "$peer" ] && [ -d "$DATA_DIR/member" ] && [ -z "$(registration "$peer")" ]; then
     aside="$DATA_DIR.removed-$(date +%Y%m%dT%H%M%S)"
     log "etcd member $MEMBER was removed from the cluster: its old data moves to $aside"
@@ -86,19 +117,18 @@ declared() {
 }
 # Remove a member; succeeds once the member list no longer has it.
 remove_member() {
+  local table
   etcdctl --endpoints="$CLIENT_URL" member remove "$1" >/dev/null 2>&1 || true
-  ! etcdctl --endpoints="$CLIENT_URL" member list -w simple | awk -F', ' '{print $1}' | grep -qx "$1"
+  table=$(member_table "$CLIENT_URL") || return 1
+  ! awk -F'|' '{print $1}' <<<"$table" | grep -qx "$1"
 }
 all_declared_healthy() { etcdctl --endpoints="$(IFS=,; echo "${CLIENT_URL}${PEERS[*]:+,${PEERS[*]}}")" endpoint health; }
 if [ "$PRUNE" = true ]; then
-  while IFS= read -r entry; do
-    id=$(printf '%s' "$entry" | awk -F', ' '{print $1}')
-    name=$(printf '%s' "$entry" | awk -F', ' '{print $3}')
-    peer_url=$(printf '%s' "$entry" | awk -F', ' '{print $4}')
+  while IFS='|' read -r id name peer_url; do
     if [ -z "$id" ] || declared "$peer_url"; then continue; fi
     wait_until "$TIMEOUT" "every listed etcd member to be healthy before removing $name" all_declared_healthy
     log "removing etcd member ${name:-$peer_url} ($id): roles.etcd no longer lists it"
     # etcd refuses a removal while it still settles the previous change: try until it is gone.
     wait_until "$TIMEOUT" "etcd to remove member ${name:-$peer_url} ($id)" remove_member "$id"
-  done < <(etcdctl --endpoints="$CLIENT_URL" member list -w simple)
+  done < <(member_table "$CLIENT_URL")
 fi

@@ -154,6 +154,26 @@ describe("etcd-configure", () => {
   });
 });
 
+/**
+ * A shell command printing `etcdctl member list -w json` for started members pgN (id 0xNNNN,
+ * URLs 10.0.0.1N), leaving out the hex ids listed in the file `removed` (when given).
+ */
+function memberList(names: string[], removed = "/nonexistent") {
+  const members = names.map((name) => {
+    const n = name.slice(2);
+    return {
+      ID: parseInt(n.repeat(4), 16),
+      name,
+      peerURLs: [`http://10.0.0.1${n}:2380`],
+      clientURLs: [`http://10.0.0.1${n}:2379`],
+    };
+  });
+  const program = `import json, sys
+gone = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
+print(json.dumps({"members": [m for m in json.loads(sys.argv[2]) if "%x" % m["ID"] not in gone]}))`;
+  return `python3 -c '${program}' '${removed}' '${JSON.stringify(members)}'`;
+}
+
 describe("etcd-start", () => {
   const vars = (prune: boolean) => ({
     MEMBER: "pg1",
@@ -173,7 +193,7 @@ describe("etcd-start", () => {
       "etcdctl",
       `case "$*" in
         *"member remove"*) echo "\${@: -1}" >> "${dir}/removed" ;;
-        *"member list"*) printf '%s\\n' "1111, started, pg1, http://10.0.0.11:2380, http://10.0.0.11:2379, false" "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" "3333, started, pg3, http://10.0.0.13:2380, http://10.0.0.13:2379, false" "4444, started, pg4, http://10.0.0.14:2380, http://10.0.0.14:2379, false" | grep -v -F -f <(cat "${dir}/removed" 2>/dev/null; echo "no-such-id") ;;
+        *"member list"*) ${memberList(["pg1", "pg2", "pg3", "pg4"], `${dir}/removed`)} ;;
       esac`,
     );
 
@@ -214,7 +234,7 @@ describe("etcd-start", () => {
       "etcdctl",
       `case "$*" in
         *" lock "*) while [ "$1" != -- ]; do shift; done; shift; exec "$@" ;;
-        *"member list"*) printf '%s\\n' "2222, started, pg2, http://10.0.0.12:2380, http://10.0.0.12:2379, false" ;;
+        *"member list"*) ${memberList(["pg2"])} ;;
         *"member add"*) printf '%s\\n' 'Member 1111 added' 'ETCD_NAME="pg1"' 'ETCD_INITIAL_CLUSTER="pg2=http://10.0.0.12:2380,pg1=http://10.0.0.11:2380"' ;;
       esac`,
     );
@@ -235,6 +255,40 @@ describe("etcd-start", () => {
     expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toBe(
       "initial-cluster: pg2=http://10.0.0.12:2380,pg1=http://10.0.0.11:2380\ninitial-cluster-state: existing\n",
     );
+  });
+  it("waits for a quorum, then joins, when the cluster it is added to is busy with another member's join", () => {
+    // No member answers healthy for the first three checks (the cluster waits for another new
+    // member to start); pg2's member list, served without a quorum, does not list pg1.
+    stub(
+      "curl",
+      `n=$(cat "${dir}/checks" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/checks"; [ "$n" -ge 3 ] && printf 200 || printf 503`,
+    );
+    stub(
+      "etcdctl",
+      `case "$*" in
+        *" lock "*) while [ "$1" != -- ]; do shift; done; shift; exec "$@" ;;
+        *"member list"*) ${memberList(["pg2"])} ;;
+        *"member add"*) printf '%s\\n' 'ETCD_INITIAL_CLUSTER="pg2=http://10.0.0.12:2380,pg1=http://10.0.0.11:2380"' ;;
+      esac`,
+    );
+    fs.writeFileSync(path.join(dir, "etcd.yml"), "initial-cluster: pg1=a,pg2=b,pg3=c\ninitial-cluster-state: new\n");
+    fs.writeFileSync(path.join(dir, "stopped-etcd"), "");
+    const r = run("etcd-start", vars(false));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.out).toContain("settles another change: waiting for a healthy member");
+    expect(indexOf(r.calls, /member add pg1/)).toBeGreaterThan(indexOf(r.calls, /lock patroni-stack\/etcd-join/));
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toContain("initial-cluster-state: existing");
+  });
+
+  it("starts a new cluster without waiting or locking when no other member answers", () => {
+    stub("curl", "printf 000");
+    stub("etcdctl", `case "$*" in *"member list"*|*" lock "*) exit 1 ;; esac`);
+    fs.writeFileSync(path.join(dir, "etcd.yml"), "initial-cluster: pg1=a,pg2=b,pg3=c\ninitial-cluster-state: new\n");
+    fs.writeFileSync(path.join(dir, "stopped-etcd"), "");
+    const r = run("etcd-start", vars(false));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.calls.filter((l) => / lock |member add/.test(l))).toEqual([]);
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toContain("initial-cluster-state: new");
   });
 });
 
