@@ -45,7 +45,7 @@ unit: ## lint, type check and unit tests
 
 e2e: ## end-to-end: the dev, seed and trixie topologies on local containers, under the engine this machine has
 	@scripts/bootstrap.sh full
-	@npx jest --selectProjects e2e --runInBand
+	@npx jest --selectProjects e2e --runInBand --verbose
 
 test: ## unit tests, then the end-to-end suite
 	@$(MAKE) --no-print-directory unit

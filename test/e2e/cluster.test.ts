@@ -209,14 +209,16 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     timings.noop_s = r.seconds;
   });
 
-  it("changes nothing on an up after a refresh", async () => {
+  // one topology is enough (the seed stack runs the same code on the guide profile)
+  itOn(["dev", "bookworm"], "changes nothing on an up after a refresh", async () => {
     expectSucceeded(await runStack(stack, "refresh"));
     const r = await runStack(stack, "up");
     expectSucceeded(r);
     expect(r.events.filter((e) => e.op !== "same")).toEqual([]);
   });
 
-  it("previews a config change, then applies only the steps it affects", async () => {
+  // one topology is enough (the seed stack runs the same code on the guide profile)
+  itOn(["dev", "bookworm"], "previews a config change, then applies only the steps it affects", async () => {
     editConfig(stack, "haproxy", { maxconn: 321 });
     const preview = await runStack(stack, "preview");
     expect(preview.code).toBe(0);
@@ -469,68 +471,73 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(configs()).toEqual(before);
   });
 
-  it("applies a parameter change through PATCH /config: preview, rolling restart, no failover", async () => {
-    const parameters = (readConfig(stack, "postgresql").parameters ?? {}) as Record<string, unknown>;
-    editConfig(stack, "postgresql", { parameters: { ...parameters, work_mem: "12MB", max_connections: 150 } });
-    const preview = await runStack(stack, "preview");
-    expectSucceeded(preview);
-    const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
-    // The step's script is the same: only its planned patch (stdin) and the state change.
-    expect(planned.sort()).toEqual(["update postgres-dcs-apply-run", "update postgres-dcs-state"]);
-    // Each change with its live value and what it does, as the server classifies it.
-    expect(preview.output).toMatch(
-      /postgresql\.parameters\.max_connections: live not set, declared 150: restart \(context postmaster\)/,
-    );
-    expect(preview.output).toMatch(
-      /postgresql\.parameters\.work_mem: live not set, declared 12mb: reload \(context user\)/,
-    );
-    // The declared configuration's new keys (the runner: `+ parameters.work_mem: "12mb"`; Pulumi:
-    // `+ work_mem : "12mb"` inside `declared.parameters`).
-    expect(preview.output).toMatch(/\+\s+(parameters\.)?work_mem\s*: "12mb"/);
-
-    const r = await runStack(stack, "up");
-    expectSucceeded(r);
-    expect(
-      r.events
-        .filter((e) => e.op !== "same")
-        .map((e) => e.name)
-        .sort(),
-    ).toEqual(["postgres-dcs-apply-run", "postgres-dcs-state"]);
-    // Every member restarted once, the leader last; it stayed the leader on the same timeline.
-    const restarts = [...r.output.matchAll(/restarting PostgreSQL on (\S+) \((\w+)\)/g)].map((m) => m[1]);
-    const members = patronictlList(stack, stack.leader);
-    expect([...restarts].sort()).toEqual(members.map((m) => m.Member).sort());
-    expect(restarts[restarts.length - 1]).toBe(stack.leader);
-    expect(members.filter((m) => m.Role === "Leader").map((m) => [m.Member, m.TL])).toEqual([[stack.leader, 1]]);
-    for (const member of members.map((m) => m.Member)) {
-      const show = onHost(
-        stack,
-        member,
-        `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
-          `"select current_setting('max_connections') || ' ' || current_setting('work_mem') || ' ' || ` +
-          `(select count(*) from pg_settings where pending_restart)"`,
+  // one topology is enough (the seed stack runs the same code on the guide profile)
+  itOn(
+    ["dev", "bookworm"],
+    "applies a parameter change through PATCH /config: preview, rolling restart, no failover",
+    async () => {
+      const parameters = (readConfig(stack, "postgresql").parameters ?? {}) as Record<string, unknown>;
+      editConfig(stack, "postgresql", { parameters: { ...parameters, work_mem: "12MB", max_connections: 150 } });
+      const preview = await runStack(stack, "preview");
+      expectSucceeded(preview);
+      const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
+      // The step's script is the same: only its planned patch (stdin) and the state change.
+      expect(planned.sort()).toEqual(["update postgres-dcs-apply-run", "update postgres-dcs-state"]);
+      // Each change with its live value and what it does, as the server classifies it.
+      expect(preview.output).toMatch(
+        /postgresql\.parameters\.max_connections: live not set, declared 150: restart \(context postmaster\)/,
       );
-      expect({ member, show }).toEqual({ member, show: "150 12MB 0" });
-    }
-    expectReadYourWrites(stack);
-    timings.parameter_change_s = r.seconds;
-
-    // Dropping them again resets them; a lower max_connections takes a second turn on replicas.
-    editConfig(stack, "postgresql", { parameters });
-    const back = await runStack(stack, "up");
-    expectSucceeded(back);
-    expect(back.output).toMatch(/change: postgresql\.parameters\.max_connections: live 150, declared not set/);
-    for (const member of members.map((m) => m.Member)) {
-      const show = onHost(
-        stack,
-        member,
-        `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
-          `"select current_setting('max_connections') || ' ' || current_setting('work_mem')"`,
+      expect(preview.output).toMatch(
+        /postgresql\.parameters\.work_mem: live not set, declared 12mb: reload \(context user\)/,
       );
-      expect({ member, show }).toEqual({ member, show: "100 4MB" });
-    }
-    timings.parameter_reset_s = back.seconds;
-  });
+      // The declared configuration's new keys (the runner: `+ parameters.work_mem: "12mb"`; Pulumi:
+      // `+ work_mem : "12mb"` inside `declared.parameters`).
+      expect(preview.output).toMatch(/\+\s+(parameters\.)?work_mem\s*: "12mb"/);
+
+      const r = await runStack(stack, "up");
+      expectSucceeded(r);
+      expect(
+        r.events
+          .filter((e) => e.op !== "same")
+          .map((e) => e.name)
+          .sort(),
+      ).toEqual(["postgres-dcs-apply-run", "postgres-dcs-state"]);
+      // Every member restarted once, the leader last; it stayed the leader on the same timeline.
+      const restarts = [...r.output.matchAll(/restarting PostgreSQL on (\S+) \((\w+)\)/g)].map((m) => m[1]);
+      const members = patronictlList(stack, stack.leader);
+      expect([...restarts].sort()).toEqual(members.map((m) => m.Member).sort());
+      expect(restarts[restarts.length - 1]).toBe(stack.leader);
+      expect(members.filter((m) => m.Role === "Leader").map((m) => [m.Member, m.TL])).toEqual([[stack.leader, 1]]);
+      for (const member of members.map((m) => m.Member)) {
+        const show = onHost(
+          stack,
+          member,
+          `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
+            `"select current_setting('max_connections') || ' ' || current_setting('work_mem') || ' ' || ` +
+            `(select count(*) from pg_settings where pending_restart)"`,
+        );
+        expect({ member, show }).toEqual({ member, show: "150 12MB 0" });
+      }
+      expectReadYourWrites(stack);
+      timings.parameter_change_s = r.seconds;
+
+      // Dropping them again resets them; a lower max_connections takes a second turn on replicas.
+      editConfig(stack, "postgresql", { parameters });
+      const back = await runStack(stack, "up");
+      expectSucceeded(back);
+      expect(back.output).toMatch(/change: postgresql\.parameters\.max_connections: live 150, declared not set/);
+      for (const member of members.map((m) => m.Member)) {
+        const show = onHost(
+          stack,
+          member,
+          `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ` +
+            `"select current_setting('max_connections') || ' ' || current_setting('work_mem')"`,
+        );
+        expect({ member, show }).toEqual({ member, show: "100 4MB" });
+      }
+      timings.parameter_reset_s = back.seconds;
+    },
+  );
 
   // the same code on every topology: once is enough
   itOn(["dev"], "shows a change made behind the stack's back at preview, and undoes it at up", async () => {
@@ -818,13 +825,20 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       primaryNow().Member,
       `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${stack.pgPort} -c ${JSON.stringify(sql)}`,
     );
+  /** The last WAL segment archived, once it reaches `segment` or `seconds` have passed. */
   const archivedUpTo = async (segment: string, seconds: number) => {
     let last = "";
+    const until = Date.now() + seconds * 1000;
     // WAL file names sort by timeline, then position: the previous timeline's segment of the same
     // number (or a .history file) is not this one.
-    for (let i = 0; i < seconds && !(last.slice(0, 24) >= segment); i++) {
+    while (!(last.slice(0, 24) >= segment) && Date.now() < until) {
       await new Promise((res) => setTimeout(res, 1000));
       last = onPrimary("select coalesce(last_archived_wal, '') from pg_stat_archiver");
+    }
+    if (!(last.slice(0, 24) >= segment)) {
+      // What the archiver reports, for the failure message.
+      const state = onPrimary("select failed_count, last_failed_wal, last_failed_time from pg_stat_archiver");
+      return `${last.slice(0, 24)} (archiver: failed_count|last_failed_wal|last_failed_time ${state})`;
     }
     return last.slice(0, 24);
   };
@@ -835,7 +849,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     // Switchovers happened above: the primary is on a later timeline, and its WAL reaches the repository.
     const leader = primaryNow();
     const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
-    expect(await archivedUpTo(segment, 90)).toBe(segment);
+    expect(await archivedUpTo(segment, 180)).toBe(segment);
     expect(Number.parseInt(segment.slice(0, 8), 16)).toBe(leader.TL);
     onHost(stack, stack.backupHost ?? "", "runuser -u pgbackrest -- pgbackrest --stanza=postgres check");
     expect(ctlOk(stack, "backup", "--type", "incr")).toMatch(/backup command end: completed successfully/);
@@ -922,7 +936,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     // A new full backup of the new timeline, and its WAL archived.
     expect(pgbackrestInfo().backup.slice(-1)[0].type).toBe("full");
     const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
-    expect(await archivedUpTo(segment, 90)).toBe(segment);
+    expect(await archivedUpTo(segment, 180)).toBe(segment);
     const again = await runStack(stack, "up");
     expectSucceeded(again);
     expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
@@ -1050,13 +1064,11 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(stateResources(stack)).toBe(0);
   });
 
-  // Interrupted ups: twice on the default topology, once on each other one.
+  // An interrupted up on each topology.
   const interruptions: [NodeJS.Signals, number][] = {
     // Well before the end of a deploy from nothing (about 35 s on dev, longer on seed's bare hosts).
-    dev: [
-      ["SIGINT", 10],
-      ["SIGKILL", 20],
-    ] as [NodeJS.Signals, number][],
+    // SIGKILL, the harder case: the engine gets no chance to finish or record anything.
+    dev: [["SIGKILL", 20]] as [NodeJS.Signals, number][],
     seed: [["SIGKILL", 20]] as [NodeJS.Signals, number][],
   }[source] ?? [["SIGKILL", 15]];
   it.each(interruptions)("converges after an up interrupted by %s after %i s", async (signal, after) => {
