@@ -7,6 +7,7 @@
 import { BASE_PARAMETERS, BackupSettings, HostSettings, ResolvedSettings } from "./settings";
 import { archiveParameters, BACKUP_PACKAGES, recoveryConf } from "./configs/pgbackrest";
 import { AltNames, hostAltNames, TlsService } from "./configs/tls";
+import { PgbouncerSpec } from "./configs/pgbouncer";
 
 export interface SshEndpoint {
   host: string;
@@ -68,6 +69,11 @@ export interface RouterSpec {
   name: string;
   host: HostSpec;
   backends: PatroniMemberSpec[];
+  /**
+   * HAProxy's read-write and read-only listeners: the clients' ports, or the direct ports when
+   * PgBouncer pools the clients' ports.
+   */
+  listeners: { readWrite: number; readOnly: number };
 }
 
 /** Where clients reach the stack's first router. */
@@ -76,6 +82,9 @@ export interface ClientEndpoint {
   readWritePort: number;
   readOnlyPort: number;
   statsPort: number;
+  /** HAProxy's own listeners beside the pools (absent without PgBouncer: the ports above are HAProxy's). */
+  directReadWritePort?: number;
+  directReadOnlyPort?: number;
 }
 
 /** What Patroni's dynamic configuration is made of (./configs/dcs.ts renders it). */
@@ -192,6 +201,8 @@ export interface ClusterPlan {
   purgeOnDestroy: boolean;
   routers: RouterSpec[];
   haproxy: HaproxySettings;
+  /** PgBouncer's pools on every router, in front of HAProxy (`pgbouncer.enabled`). */
+  pgbouncer?: PgbouncerSpec;
   client: ClientEndpoint;
   vip?: VipSpec;
   /** Backups and WAL archiving, when `roles.backup` names a repository host. */
@@ -275,30 +286,44 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     postgres: { address: host.address, port: postgresql.port },
   }));
 
+  const pooled = settings.pgbouncer.enabled;
+  const listeners = pooled
+    ? { readWrite: haproxy.directReadWritePort, readOnly: haproxy.directReadOnlyPort }
+    : { readWrite: haproxy.readWritePort, readOnly: haproxy.readOnlyPort };
   const routers = settings.roles.haproxy
     .map(lookup)
-    .map((host) => ({ name: host.name, host, backends: patroniMembers }));
-  const ports = {
+    .map((host) => ({ name: host.name, host, backends: patroniMembers, listeners }));
+  const ports: Omit<ClientEndpoint, "host"> = {
     readWritePort: haproxy.readWritePort,
     readOnlyPort: haproxy.readOnlyPort,
     statsPort: haproxy.statsPort,
+    ...(pooled ? { directReadWritePort: listeners.readWrite, directReadOnlyPort: listeners.readOnly } : {}),
   };
   let client: ClientEndpoint = { host: routers[0].host.address, ...ports };
   if (local) {
-    // The first router's HAProxy ports are published on 127.0.0.1, shifted by portOffset.
+    // The first router's client ports are published on 127.0.0.1, shifted by portOffset.
+    const entries = Object.entries(ports) as [keyof typeof ports, number][];
     client = {
       host: "127.0.0.1",
-      readWritePort: ports.readWritePort + local.portOffset,
-      readOnlyPort: ports.readOnlyPort + local.portOffset,
-      statsPort: ports.statsPort + local.portOffset,
-    };
-    routers[0].host.published.push(
-      ...Object.keys(ports).map((k) => {
-        const key = k as keyof typeof ports;
-        return { internal: ports[key], external: client[key] };
-      }),
-    );
+      ...Object.fromEntries(entries.map(([k, v]) => [k, v + local.portOffset])),
+    } as ClientEndpoint;
+    routers[0].host.published.push(...entries.map(([, v]) => ({ internal: v, external: v + local.portOffset })));
   }
+  const b = settings.pgbouncer;
+  const pgbouncer: PgbouncerSpec | undefined = pooled
+    ? {
+        poolMode: b.poolMode,
+        poolSize: b.poolSize,
+        maxDbConnections: b.maxDbConnections,
+        maxClientConn: b.maxClientConn,
+        pools: [
+          { name: "rw", listenPort: haproxy.readWritePort, serverPort: listeners.readWrite },
+          { name: "ro", listenPort: haproxy.readOnlyPort, serverPort: listeners.readOnly },
+        ],
+        packages: b.packages,
+        tls: tls && { requireClients: tls.postgres.require },
+      }
+    : undefined;
 
   const vipPackages = haproxy.vip?.packages ?? { debian: [], rhel: [] };
   const pgPackages = {
@@ -312,7 +337,9 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
       : []),
     ...(members.some((m) => m.host === host) ? [etcd.packages] : []),
     ...(patroniMembers.some((m) => m.host === host) ? [pgPackages] : []),
-    ...(routers.some((r) => r.host === host) ? [haproxy.packages, vipPackages] : []),
+    ...(routers.some((r) => r.host === host)
+      ? [haproxy.packages, vipPackages, ...(pgbouncer ? [pgbouncer.packages] : [])]
+      : []),
   ];
   const union = (lists: string[][]) => [...new Set(lists.flat())].sort();
   const hostPackages = hosts
@@ -322,18 +349,18 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     })
     .filter((h) => h.packages.debian.length + h.packages.rhel.length > 0);
 
-  const b = settings.backup;
+  const bk = settings.backup;
   const backup: BackupSpec | undefined =
-    b && backupHost
+    bk && backupHost
       ? {
           host: lookup(backupHost),
           stanza: settings.cluster.scope,
-          repository: b.repository,
-          retention: b.retention,
-          schedule: b.schedule,
-          archivePushQueueMax: b.archivePushQueueMax,
-          compress: b.compress,
-          purge: b.onDestroy === "purge",
+          repository: bk.repository,
+          retention: bk.retention,
+          schedule: bk.schedule,
+          archivePushQueueMax: bk.archivePushQueueMax,
+          compress: bk.compress,
+          purge: bk.onDestroy === "purge",
           members: patroniMembers.map((m) => ({
             name: m.name,
             address: m.postgres.address,
@@ -358,6 +385,7 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
         ...(members.some((m) => m.host === host) ? (["etcd"] as const) : []),
         ...(patroniMembers.some((m) => m.host === host) ? (["postgres"] as const) : []),
         ...(routers.some((r) => r.host === host) ? (["haproxy"] as const) : []),
+        ...(pgbouncer && routers.some((r) => r.host === host) ? (["pgbouncer"] as const) : []),
         "client",
       ];
       const also = [
@@ -401,6 +429,7 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
     purgeOnDestroy: settings.cluster.onDestroy === "purge",
     routers,
     haproxy,
+    pgbouncer,
     client,
     vip: haproxy.vip && {
       ...haproxy.vip,

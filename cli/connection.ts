@@ -7,7 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ClientUrls, renderConnectionHints, renderPgpass } from "../configs/pgpass";
+import { ClientUrls, OPTIONAL_CLIENT_URLS, renderConnectionHints, renderPgpass } from "../configs/pgpass";
 
 /** A stack's client files under the project `dir`: its pgpass file and its CA's certificate. */
 export function clientFiles(dir: string, stack: string): { pgpass: string; ca: string } {
@@ -20,7 +20,7 @@ export function clientFiles(dir: string, stack: string): { pgpass: string; ca: s
  * it on a TLS stack; undefined when the outputs lack URLs.
  */
 export function writeClientFiles(dir: string, stack: string, outputs: Record<string, unknown>): string | undefined {
-  const { readWriteUrl, readOnlyUrl, loopbackReadWriteUrl, loopbackReadOnlyUrl, caCertificate } = outputs;
+  const { readWriteUrl, readOnlyUrl, caCertificate } = outputs;
   if (typeof readWriteUrl !== "string" || typeof readOnlyUrl !== "string") return undefined;
   const optional = (v: unknown) => (typeof v === "string" ? v : undefined);
   const files = clientFiles(dir, stack);
@@ -28,11 +28,10 @@ export function writeClientFiles(dir: string, stack: string, outputs: Record<str
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   if (typeof caCertificate === "string") fs.writeFileSync(files.ca, caCertificate, { mode: 0o644 });
   else fs.rmSync(files.ca, { force: true });
-  const urls = {
+  const urls: ClientUrls = {
     readWriteUrl,
     readOnlyUrl,
-    loopbackReadWriteUrl: optional(loopbackReadWriteUrl),
-    loopbackReadOnlyUrl: optional(loopbackReadOnlyUrl),
+    ...Object.fromEntries(OPTIONAL_CLIENT_URLS.map((k) => [k, optional(outputs[k])])),
   };
   fs.writeFileSync(file, renderPgpass(urls), { mode: 0o600 });
   fs.chmodSync(file, 0o600);

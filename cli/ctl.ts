@@ -11,7 +11,21 @@ import * as fs from "fs";
 import { renderMemberTable } from "../configs/memberTable";
 import { backupStatus, runBackupVerb, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
 import { clientFiles } from "./connection";
-import { clusterView, CtlError, currentLeader, flag, loadStack, member, onHost, option, patronictl } from "./stack";
+import {
+  clusterView,
+  CtlError,
+  currentLeader,
+  flag,
+  loadStack,
+  member,
+  onHost,
+  option,
+  patronictl,
+  runOnHost,
+  Stack,
+} from "./stack";
+import { poolCommand, renderPoolReport, withPoolsHeld, PoolHold } from "./pools";
+import { statsUrl } from "../configs/haproxy";
 
 const USAGE = `usage: STACK=<stack> npm run ctl -- <verb> [arguments]   (STACK defaults to dev)
 
@@ -19,13 +33,17 @@ const USAGE = `usage: STACK=<stack> npm run ctl -- <verb> [arguments]   (STACK d
   history                       the timeline history: every failover and switchover
   show-config                   the dynamic configuration in the DCS
   switchover [--candidate M] [--scheduled TIME]
-                                planned switchover from the current leader (to M, or the healthiest replica)
+                                planned switchover from the current leader (to M, or the healthiest replica);
+                                transaction pools hold their clients meanwhile (PAUSE ... RESUME)
+  pool                          each router's pools: clients, servers, waits (SHOW POOLS, SHOW STATS)
   failover --candidate M        make M the leader now (also when the leader is down)
   restart [M...] [--pending]    restart PostgreSQL through Patroni (all members, or M; --pending: only those waiting)
   reload [M...]                 reload the members' configuration
   pause | resume                stop / restore automatic failover (maintenance mode)
   reinit M                      rebuild replica M from the leader (e.g. after its data directory was damaged)
-  psql [--ro] [-- PSQL ARGS]    psql through HAProxy (read-write port, or --ro), with the stack's credentials
+  psql [--ro] [--direct] [-- PSQL ARGS]
+                                psql on the read-write port (or --ro), pooled or --direct to PostgreSQL
+                                through HAProxy, with the stack's credentials
   logs M [patroni|postgresql|etcd|haproxy] [--lines N]
                                 the last lines of a service's log on member host M
 ${BACKUP_USAGE}`;
@@ -61,16 +79,46 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
       const scheduled = option(args, "--scheduled");
       const leader = currentLeader(stack);
       if (candidate === leader) throw new CtlError(`${candidate} is the leader already`);
-      patronictl(stack, [
-        "switchover",
-        scope,
-        "--leader",
-        leader,
-        ...(candidate ? ["--candidate", candidate] : []),
-        ...(scheduled ? ["--scheduled", scheduled] : []),
-        "--force",
-      ]);
-      return 0;
+      const switchover = () =>
+        patronictl(stack, [
+          "switchover",
+          scope,
+          "--leader",
+          leader,
+          ...(candidate ? ["--candidate", candidate] : []),
+          ...(scheduled ? ["--scheduled", scheduled] : []),
+          "--force",
+        ]);
+      // Transaction pools hold their clients through it (a scheduled one happens later, unheld).
+      if (!holdsClients(stack) || scheduled) {
+        switchover();
+        return 0;
+      }
+      return withPoolsHeld(runOnHost(stack), poolHold(stack), async () => {
+        switchover();
+        return currentLeader(stack);
+      }).then((ms) => {
+        console.log(`clients of the pools were held for ${(ms / 1000).toFixed(1)} s, none dropped`);
+        return 0;
+      });
+    }
+    case "pool": {
+      const pgbouncer = stack.plan.pgbouncer;
+      if (!pgbouncer) throw new CtlError(`stack ${stack.name} has no pools (pgbouncer.enabled is false)`);
+      const run = runOnHost(stack);
+      return Promise.all(
+        stack.plan.routers.flatMap((r) =>
+          pgbouncer.pools.map(async (p) => {
+            const [pools, stats] = await Promise.all(
+              ["SHOW POOLS", "SHOW STATS"].map((c) => run(r.name, poolCommand(p.name, c, "-q --csv"), 30)),
+            );
+            return renderPoolReport(r.name, p.name, pools, stats);
+          }),
+        ),
+      ).then((reports) => {
+        process.stdout.write(reports.join("\n"));
+        return 0;
+      });
     }
     case "failover": {
       const candidate = option(args, "--candidate");
@@ -102,6 +150,7 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
     }
     case "psql": {
       const ro = flag(args, "--ro");
+      const direct = flag(args, "--direct");
       const dash = args.indexOf("--");
       const extra = dash >= 0 ? args.slice(dash + 1) : args;
       const files = clientFiles(stack.dir, stack.name);
@@ -112,19 +161,11 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
         );
       }
       const c = stack.plan.client;
+      const rwPort = direct ? (c.directReadWritePort ?? c.readWritePort) : c.readWritePort;
+      const roPort = direct ? (c.directReadOnlyPort ?? c.readOnlyPort) : c.readOnlyPort;
       const r = spawnSync(
         "psql",
-        [
-          "-h",
-          c.host,
-          "-p",
-          String(ro ? c.readOnlyPort : c.readWritePort),
-          "-U",
-          "postgres",
-          "-d",
-          "postgres",
-          ...extra,
-        ],
+        ["-h", c.host, "-p", String(ro ? roPort : rwPort), "-U", "postgres", "-d", "postgres", ...extra],
         {
           stdio: "inherit",
           env: {
@@ -170,4 +211,17 @@ if (require.main === module) {
         process.exit(e instanceof CtlError ? 1 : 3);
       },
     );
+}
+
+/** Whether a switchover holds the clients: transaction pools can, session pools cannot. */
+function holdsClients(stack: Stack): boolean {
+  return stack.plan.pgbouncer?.poolMode === "transaction";
+}
+
+function poolHold(stack: Stack): PoolHold {
+  const h = stack.plan.haproxy;
+  return {
+    routers: stack.plan.routers.map((r) => r.name),
+    statsUrl: statsUrl("127.0.0.1", h.statsPort, !!stack.plan.tls),
+  };
 }

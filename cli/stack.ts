@@ -3,7 +3,7 @@
  * hosts reached with `docker exec` (local stacks) or SSH as the stack's SSH user (real hosts),
  * Patroni's view of the cluster, and argument helpers.
  */
-import { spawnSync, SpawnSyncOptions } from "child_process";
+import { execFile, spawnSync, SpawnSyncOptions } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { resolveSettings } from "../settings";
@@ -58,14 +58,13 @@ export function loadStack(
   return { name, dir, plan, local: raw.local !== undefined };
 }
 
-/** Run a command on a host: `docker exec` into a local host, SSH to a real one. */
-export function onHost(stack: Stack, host: HostSpec, argv0: string[], opts: SpawnSyncOptions = {}) {
+/** The command that runs argv on a host: `docker exec` into a local host, SSH to a real one. */
+function hostCommand(stack: Stack, host: HostSpec, argv0: string[], stdin: boolean): [string, string[]] {
   // etcdctl, curl and psql on the host verify the stack's certificates (TLS stacks).
   const argv = ["sh", "-c", `${SOURCE_CLIENT_ENV}; exec "$@"`, "sh", ...argv0];
   const quoted = argv.map(shq).join(" ");
-  const stdin = opts.input !== undefined ? ["-i"] : [];
-  const [cmd, args] = stack.local
-    ? ["docker", ["exec", ...stdin, localContainerName(stack.name, host.name), ...argv]]
+  return stack.local
+    ? ["docker", ["exec", ...(stdin ? ["-i"] : []), localContainerName(stack.name, host.name), ...argv]]
     : [
         "ssh",
         [
@@ -74,7 +73,26 @@ export function onHost(stack: Stack, host: HostSpec, argv0: string[], opts: Spaw
           host.ssh.sudo ? `sudo -n ${quoted}` : quoted,
         ],
       ];
-  return spawnSync(cmd as string, args as string[], { encoding: "utf8", ...opts });
+}
+
+/** Run a command on a host: `docker exec` into a local host, SSH to a real one. */
+export function onHost(stack: Stack, host: HostSpec, argv0: string[], opts: SpawnSyncOptions = {}) {
+  const [cmd, args] = hostCommand(stack, host, argv0, opts.input !== undefined);
+  return spawnSync(cmd, args, { encoding: "utf8", ...opts });
+}
+
+/** A shell command on a host (by name), without blocking: its stdout, or an error with its stderr. */
+export function runOnHost(stack: Stack): (host: string, command: string, timeoutS: number) => Promise<string> {
+  return (name, command, timeoutS) => {
+    const host = stack.plan.hosts.find((h) => h.name === name);
+    if (!host) return Promise.reject(new CtlError(`no host '${name}' in stack ${stack.name}`));
+    const [cmd, args] = hostCommand(stack, host, ["bash", "-c", command], false);
+    return new Promise((resolve, reject) =>
+      execFile(cmd, args, { encoding: "utf8", timeout: timeoutS * 1000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`on ${name}: ${String(stderr).trim() || error.message}`)) : resolve(String(stdout)),
+      ),
+    );
+  };
 }
 
 export function member(stack: Stack, name: string): HostSpec {

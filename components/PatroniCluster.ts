@@ -23,6 +23,8 @@ import { BackupRepository } from "./BackupRepository";
 import { MemberBackupArgs } from "./PatroniNode";
 import { ed25519KeyPair, SshKeyPair } from "./sshKey";
 import { S3Keys } from "../configs/pgbackrest";
+import { poolAuthSql, POOL_AUTH_USER } from "../configs/pgbouncer";
+import { PgbouncerPool } from "./PgbouncerPool";
 
 export interface PatroniClusterArgs {
   plan: ClusterPlan;
@@ -47,6 +49,12 @@ export class PatroniCluster extends pulumi.ComponentResource {
   /** The loopback ports of a local stack with a virtual IP (a convenience next to the VIP). */
   readonly loopbackReadWriteUrl?: pulumi.Output<string>;
   readonly loopbackReadOnlyUrl?: pulumi.Output<string>;
+  /** HAProxy's direct ports beside PgBouncer's pools (on the same entry as the URLs above). */
+  readonly directReadWriteUrl?: pulumi.Output<string>;
+  readonly directReadOnlyUrl?: pulumi.Output<string>;
+  readonly loopbackDirectReadWriteUrl?: pulumi.Output<string>;
+  readonly loopbackDirectReadOnlyUrl?: pulumi.Output<string>;
+  readonly pools: PgbouncerPool[];
   readonly superuserPassword: pulumi.Output<string>;
   /** The stack CA's certificate (PEM), when TLS is on: clients verify the servers with it. */
   readonly caCertificate?: pulumi.Output<string>;
@@ -168,7 +176,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const userPasswords = this.roles(secrets, leader);
+    const poolPassword = plan.pgbouncer ? this.password("pgbouncer") : undefined;
+    const { passwords: userPasswords, step: rolesStep } = this.roles(secrets, leader, poolPassword);
 
     // The stanza once the leader archives with the declared parameters (a running cluster that
     // turns archiving on restarts through the DCS step first).
@@ -198,13 +207,38 @@ export class PatroniCluster extends pulumi.ComponentResource {
         ),
     );
 
+    const pgbouncer = plan.pgbouncer;
+    const pools =
+      pgbouncer && poolPassword
+        ? plan.routers.map(
+            (router, i) =>
+              new PgbouncerPool(
+                `${name}-pgbouncer-${router.name}`,
+                {
+                  router,
+                  spec: pgbouncer,
+                  access: this.access(router.host.name),
+                  authPassword: poolPassword,
+                  startAfter: [routers[i], rolesStep],
+                },
+                { parent: this },
+              ),
+          )
+        : [];
+
     const vip = plan.vip;
     const vips = vip
       ? plan.routers.map(
           (router, i) =>
             new RouterVip(
               `${name}-vip-${router.name}`,
-              { router, vip, plan, access: this.access(router.host.name), startAfter: [routers[i]] },
+              {
+                router,
+                vip,
+                plan,
+                access: this.access(router.host.name),
+                startAfter: [routers[i], ...(pools[i] ? [pools[i]] : [])],
+              },
               { parent: this },
             ),
         )
@@ -225,20 +259,31 @@ export class PatroniCluster extends pulumi.ComponentResource {
     this.leader = leader;
     this.replicas = replicas;
     this.routers = routers;
+    this.pools = pools;
     this.vips = vips;
     this.backup = backup;
+    const direct = (host: string, port: number | undefined) => (port === undefined ? undefined : url(host, port));
     if (vip) {
       this.readWriteUrl = url(vip.address, h.readWritePort);
       this.readOnlyUrl = url(vip.address, h.readOnlyPort);
       this.statsUrl = statsUrl(vip.address, h.statsPort, plan.tls !== undefined);
+      this.directReadWriteUrl = direct(
+        vip.address,
+        endpoint.directReadWritePort && plan.routers[0].listeners.readWrite,
+      );
+      this.directReadOnlyUrl = direct(vip.address, endpoint.directReadOnlyPort && plan.routers[0].listeners.readOnly);
       if (endpoint.host === "127.0.0.1") {
         this.loopbackReadWriteUrl = url(endpoint.host, endpoint.readWritePort);
         this.loopbackReadOnlyUrl = url(endpoint.host, endpoint.readOnlyPort);
+        this.loopbackDirectReadWriteUrl = direct(endpoint.host, endpoint.directReadWritePort);
+        this.loopbackDirectReadOnlyUrl = direct(endpoint.host, endpoint.directReadOnlyPort);
       }
     } else {
       this.readWriteUrl = url(endpoint.host, endpoint.readWritePort);
       this.readOnlyUrl = url(endpoint.host, endpoint.readOnlyPort);
       this.statsUrl = statsUrl(endpoint.host, endpoint.statsPort, plan.tls !== undefined);
+      this.directReadWriteUrl = direct(endpoint.host, endpoint.directReadWritePort);
+      this.directReadOnlyUrl = direct(endpoint.host, endpoint.directReadOnlyPort);
     }
     this.superuserPassword = pulumi.secret(secrets.apply((sec) => sec.superuser));
     this.userPasswords = userPasswords;
@@ -283,12 +328,15 @@ export class PatroniCluster extends pulumi.ComponentResource {
     ).result;
   }
 
-  /** The extra roles, created or updated on the primary once the leader is up; their passwords. */
-  private roles(secrets: pulumi.Output<PatroniSecrets>, leader: PatroniNode) {
+  /**
+   * The extra roles, created or updated on the primary once the leader is up, and PgBouncer's
+   * auth user with its lookup function; their passwords and the step.
+   */
+  private roles(secrets: pulumi.Output<PatroniSecrets>, leader: PatroniNode, poolPassword?: pulumi.Output<string>) {
     const { plan } = this.args;
     const users = plan.patroni.users;
     const passwords = pulumi.all(users.map((u) => this.password(`user-${u.name}`)));
-    new RemoteScript(
+    const step = new RemoteScript(
       `${this.clusterName}-roles`,
       {
         host: plan.patroni.leader.host,
@@ -298,18 +346,24 @@ export class PatroniCluster extends pulumi.ComponentResource {
           HOSTS: plan.patroni.members.map((m) => m.postgres.address).join(","),
           PG_PORT: plan.patroni.leader.postgres.port,
           SUPERUSER: SYSTEM_USERS.superuser,
+          POOL_AUTH_SQL: poolPassword ? poolAuthSql(POOL_AUTH_USER) : "",
         }),
         stdin: pulumi.secret(
-          pulumi.all([secrets, passwords]).apply(([sec, pws]) =>
-            renderRolesInput(
-              sec.superuser,
-              users.map((u, i) => ({ name: u.name, password: pws[i], options: u.options })),
+          pulumi
+            .all([secrets, passwords, poolPassword])
+            .apply(([sec, pws, poolPw]) =>
+              renderRolesInput(sec.superuser, [
+                ...users.map((u, i) => ({ name: u.name, password: pws[i], options: u.options })),
+                ...(poolPw === undefined ? [] : [{ name: POOL_AUTH_USER, password: poolPw, options: ["login"] }]),
+              ]),
             ),
-          ),
         ),
       },
       { parent: this, dependsOn: [leader] },
     );
-    return pulumi.secret(passwords.apply((pws) => Object.fromEntries(users.map((u, i) => [u.name, pws[i]]))));
+    return {
+      passwords: pulumi.secret(passwords.apply((pws) => Object.fromEntries(users.map((u, i) => [u.name, pws[i]])))),
+      step,
+    };
   }
 }

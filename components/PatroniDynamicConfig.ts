@@ -63,7 +63,12 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
         if (process.env.PATRONI_STACK_LIVE === "off") return unread;
         const seen = await observeCluster({
           restUrls: plan.patroni.members.map((m) => m.restUrl),
-          sql: { host: plan.client.host, port: plan.client.readWritePort, user: SYSTEM_USERS.superuser, password },
+          sql: {
+            host: plan.client.host,
+            port: plan.client.directReadWritePort ?? plan.client.readWritePort,
+            user: SYSTEM_USERS.superuser,
+            password,
+          },
           ca,
         });
         if (seen.settings.length > 0) {

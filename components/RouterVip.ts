@@ -44,7 +44,11 @@ export class RouterVip extends pulumi.ComponentResource {
           CONFIG_PATH: KEEPALIVED_CONFIG_PATH,
           CONFIG: config,
           CHECK_PATH: VIP_CHECK_PATH,
-          CHECK: renderVipCheck(plan.haproxy.statsPort, plan.tls !== undefined),
+          CHECK: renderVipCheck(
+            plan.haproxy.statsPort,
+            plan.tls !== undefined,
+            (plan.pgbouncer?.pools ?? []).map((p) => p.listenPort),
+          ),
         }),
         shows: config,
       },

@@ -17,6 +17,7 @@ import {
   tlsFiles,
 } from "../configs/tls";
 import { SOCKET_DIR } from "../configs/patroni";
+import { POOL_NAMES, poolUnit } from "../configs/pgbouncer";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
 import { RemoteScript } from "./RemoteScript";
@@ -95,6 +96,7 @@ export class StackTls extends pulumi.ComponentResource {
           CURLRC: renderCurlrc(),
           SOCKET_DIR,
           PG_PORT: args.pgPort,
+          POOL_UNITS: h.services.includes("pgbouncer") ? POOL_NAMES.map(poolUnit) : [],
         }),
         shows,
         // A renewed certificate (a new serial) runs the step again; the preview shows which.

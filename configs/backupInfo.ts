@@ -3,6 +3,7 @@
  * target: pure functions over `pgbackrest info --output=json` (and `pg_stat_archiver`), so that
  * the window and the refusals are unit-tested without a cluster.
  */
+import { renderTable } from "./table";
 
 /** One backup of `pgbackrest info --output=json` (the fields used here). */
 export interface BackupEntry {
@@ -166,18 +167,6 @@ export function formatAge(seconds: number): string {
   return `${(seconds / 86400).toFixed(1)} days`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, c) => cell.padEnd(widths[c]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 /** `ctl backups`: each backup with its type, sizes, duration and WAL range, then the window. */
 export function renderBackupInfo(info: StanzaInfo, archiver?: ArchiverState): string {
   const lines = [`stanza ${info.name}: ${info.status.message}`];
@@ -199,7 +188,7 @@ export function renderBackupInfo(info: StanzaInfo, archiver?: ArchiverState): st
         b.prior ?? "-",
       ]);
     }
-    lines.push(table(rows));
+    lines.push(renderTable(rows));
   }
   const window = restorableWindow(info, archiver);
   if (window) {

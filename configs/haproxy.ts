@@ -1,6 +1,6 @@
 /**
  * haproxy.cfg: a read-write listener on Patroni's `/primary`, a read-only listener balanced over
- * `/replica`, and a stats page. Sections are data; `renderHaproxyConfig` only formats them.
+ * `/replica` (the clients' ports, or the direct ports behind PgBouncer's pools), and a stats page. Sections are data; `renderHaproxyConfig` only formats them.
  */
 import { HaproxySettings, RouterSpec } from "../plan";
 import { CA_PATH, HAPROXY_PEM_PATH } from "./tls";
@@ -83,8 +83,8 @@ export function haproxySections(router: RouterSpec, h: HaproxySettings, tls: boo
         "stats refresh 5s",
       ],
     },
-    listener(READ_WRITE_LISTENER, h.readWritePort, "/primary", h, router),
-    listener(READ_ONLY_LISTENER, h.readOnlyPort, "/replica", h, router),
+    listener(READ_WRITE_LISTENER, router.listeners.readWrite, "/primary", h, router),
+    listener(READ_ONLY_LISTENER, router.listeners.readOnly, "/replica", h, router),
   ];
 }
 
@@ -98,4 +98,18 @@ export function renderHaproxyConfig(router: RouterSpec, haproxy: HaproxySettings
     .map((s) => [s.header, ...s.lines.map((l) => `    ${l}`)].join("\n"))
     .join("\n\n");
   return `# HAProxy on ${router.name}: managed by patroni-stack, changes are overwritten\n${body}\n`;
+}
+
+/** Each server's status (`UP`, `DOWN`, `MAINT`...) in LISTENER, from the stats page's CSV (by its header). */
+export function serverStates(csv: string, listener: string): Record<string, string> {
+  const [header, ...rows] = csv.trim().split("\n");
+  const columns = header.replace(/^#\s*/, "").split(",");
+  const [px, sv, status] = ["pxname", "svname", "status"].map((c) => columns.indexOf(c));
+  if (px < 0 || sv < 0 || status < 0) throw new Error("not HAProxy's stats CSV (no pxname, svname, status)");
+  return Object.fromEntries(
+    rows
+      .map((r) => r.split(","))
+      .filter((f) => f[px] === listener && f[sv] !== "FRONTEND" && f[sv] !== "BACKEND")
+      .map((f) => [f[sv], f[status]]),
+  );
 }

@@ -62,14 +62,16 @@ export function renderKeepalivedConfig(self: string, vip: VipSpec): string {
 
 /**
  * The health check keepalived runs every second: HAProxy's stats page answers on loopback
- * (over TLS, verified against the stack's CA).
+ * (over TLS, verified against the stack's CA), and so does each of PgBouncer's pools.
  */
-export function renderVipCheck(statsPort: number, tls = false): string {
+export function renderVipCheck(statsPort: number, tls = false, poolPorts: number[] = []): string {
   const url = `${tls ? "https" : "http"}://127.0.0.1:${statsPort}/`;
+  const haproxy = `curl -fsS -m 1 ${tls ? `--cacert ${CA_PATH} ` : ""}-o /dev/null ${url}`;
+  const pools = poolPorts.map((p) => `pg_isready -q -t 1 -h 127.0.0.1 -p ${p}`);
   return [
     "#!/bin/sh",
-    "# Managed by patroni-stack: the virtual IP stays only where HAProxy answers.",
-    `exec curl -fsS -m 1 ${tls ? `--cacert ${CA_PATH} ` : ""}-o /dev/null ${url}`,
+    `# Managed by patroni-stack: the virtual IP stays only where HAProxy${pools.length ? " and the pools" : ""} answer${pools.length ? "" : "s"}.`,
+    pools.length ? [haproxy, ...pools].join(" && ") : `exec ${haproxy}`,
     "",
   ].join("\n");
 }

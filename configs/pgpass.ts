@@ -1,4 +1,4 @@
-/** The client-side files and hints of a stack: a pgpass file for psql through HAProxy. */
+/** The client-side files and hints of a stack: a pgpass file for psql through the routers. */
 
 export interface ClientUrls {
   readWriteUrl: string;
@@ -6,13 +6,28 @@ export interface ClientUrls {
   /** Local stacks with a virtual IP: the loopback ports, next to the VIP. */
   loopbackReadWriteUrl?: string;
   loopbackReadOnlyUrl?: string;
+  /** HAProxy's direct ports beside PgBouncer's pools (sessions, administration). */
+  directReadWriteUrl?: string;
+  directReadOnlyUrl?: string;
+  loopbackDirectReadWriteUrl?: string;
+  loopbackDirectReadOnlyUrl?: string;
 }
+
+/** The names of the optional URLs, as the stack exports them. */
+export const OPTIONAL_CLIENT_URLS = [
+  "loopbackReadWriteUrl",
+  "loopbackReadOnlyUrl",
+  "directReadWriteUrl",
+  "directReadOnlyUrl",
+  "loopbackDirectReadWriteUrl",
+  "loopbackDirectReadOnlyUrl",
+] as const;
 
 const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
 
 /** One pgpass line per HAProxy endpoint (`host:port:*:user:password`), from the stack's secret URLs. */
 export function renderPgpass(urls: ClientUrls): string {
-  const all = [urls.readWriteUrl, urls.readOnlyUrl, urls.loopbackReadWriteUrl, urls.loopbackReadOnlyUrl];
+  const all = [urls.readWriteUrl, urls.readOnlyUrl, ...OPTIONAL_CLIENT_URLS.map((k) => urls[k])];
   const lines = all
     .filter((u): u is string => typeof u === "string")
     .map((u) => {
@@ -47,12 +62,22 @@ export function renderConnectionHints(
           `  read-only:  ${psql(new URL(urls.loopbackReadOnlyUrl))}`,
         ]
       : [];
+  const through = urls.directReadWriteUrl ? "PgBouncer's pools" : "HAProxy";
+  const direct =
+    urls.directReadWriteUrl && urls.directReadOnlyUrl
+      ? [
+          `  sessions straight to PostgreSQL (administration, tools that need a session):`,
+          `    read-write: ${psql(new URL(urls.directReadWriteUrl))}`,
+          `    read-only:  ${psql(new URL(urls.directReadOnlyUrl))}`,
+        ]
+      : [];
   return [
     urls.loopbackReadWriteUrl
-      ? `The cluster is up. Connect through HAProxy on the virtual IP ${rw.hostname}:`
-      : "The cluster is up. Connect through HAProxy:",
+      ? `The cluster is up. Connect through ${through} on the virtual IP ${rw.hostname}:`
+      : `The cluster is up. Connect through ${through}:`,
     `  read-write: ${psql(rw)}`,
     `  read-only:  ${psql(ro)}`,
+    ...direct,
     ...(statsUrl ? [`  stats:      ${caFile ? `curl --cacert ${caFile} ${statsUrl}` : statsUrl}`] : []),
     ...loopback,
   ].join("\n");

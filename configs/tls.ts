@@ -25,6 +25,8 @@ export const TLS_SERVICES = {
   postgres: "postgres",
   /** HAProxy's stats page (certificate and key in one file, as HAProxy reads them). */
   haproxy: "haproxy",
+  /** PgBouncer's pools on a router: their server certificate towards clients. */
+  pgbouncer: "postgres",
   /** etcdctl and curl run as root by the lifecycle scripts and by ctl. */
   client: "root",
 } as const;

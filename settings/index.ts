@@ -9,25 +9,22 @@ import { Credentials, validateSettings } from "./validate";
 import { createPrivateKey } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { BackupSettings, backupShape, parseSettings, postgresPackages, Problem, Settings } from "./schema";
+import {
+  BackupSettings,
+  backupShape,
+  parseSettings,
+  postgresPackages,
+  Problem,
+  Settings,
+  SETTINGS_KEYS,
+} from "./schema";
 import { UserCa, userCaProblems } from "../configs/tls";
 
 export * from "./schema";
 export { Credentials, validateSettings } from "./validate";
 
 /** The keys of `Pulumi.<stack>.yaml` (namespace `patroni-stack`) other than the SSH secrets. */
-export const CONFIG_KEYS = [
-  "hosts",
-  "roles",
-  "cluster",
-  "postgresql",
-  "patroni",
-  "etcd",
-  "haproxy",
-  "backup",
-  "tls",
-  "local",
-] as const;
+export const CONFIG_KEYS = SETTINGS_KEYS;
 
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {

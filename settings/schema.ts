@@ -193,8 +193,16 @@ const shape = z.strictObject({
     .prefault({}),
   haproxy: z
     .strictObject({
+      /** Clients' read-write port: PgBouncer's pool when pgbouncer.enabled, else HAProxy's listener. */
       readWritePort: port.default(5000),
+      /** Clients' read-only port (pooled like readWritePort). */
       readOnlyPort: port.default(5001),
+      /**
+       * HAProxy's own listeners when PgBouncer pools readWritePort and readOnlyPort: a session
+       * straight to PostgreSQL, for administration and tools that need one (the pools' servers too).
+       */
+      directReadWritePort: port.default(5002),
+      directReadOnlyPort: port.default(5003),
       statsPort: port.default(7000),
       maxconn: z.number().int().min(1).default(200),
       serverMaxconn: z.number().int().min(1).default(200),
@@ -236,6 +244,24 @@ const shape = z.strictObject({
           packages: packages(["keepalived", "curl"], ["keepalived", "curl"]),
         })
         .optional(),
+    })
+    .prefault({}),
+  /**
+   * Connection pooling: PgBouncer on every HAProxy host, in front of HAProxy, on the clients'
+   * ports (see README "Connection pooling"). Off unless the stack turns it on (seed does).
+   */
+  pgbouncer: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** transaction: a server connection per transaction (a switchover holds clients); session: per client. */
+      poolMode: z.enum(["transaction", "session"]).default("transaction"),
+      /** Server connections per database and user, on each router (PgBouncer's default_pool_size). */
+      poolSize: z.number().int().min(1).default(20),
+      /** Server connections per database, on each router and port (max_db_connections). */
+      maxDbConnections: z.number().int().min(1).default(40),
+      /** Client connections each pool accepts (max_client_conn). */
+      maxClientConn: z.number().int().min(1).max(100000).default(1000),
+      packages: packages(["pgbouncer", "postgresql-client"], ["pgbouncer", "postgresql"]),
     })
     .prefault({}),
   /** Continuous WAL archiving, scheduled backups and point-in-time recovery (pgBackRest). */
@@ -341,6 +367,9 @@ function applyProfile(s: z.output<typeof shape>) {
 
 export const settingsSchema = shape.transform(applyProfile);
 
+/** Every top-level key of the stack configuration (namespace `patroni-stack`), from the schema. */
+export const SETTINGS_KEYS: readonly string[] = Object.keys(shape.shape);
+
 /** PostgreSQL parameters every cluster gets unless `postgresql.parameters` overrides them. */
 export const BASE_PARAMETERS: Readonly<Record<string, string | number | boolean>> = Object.freeze({
   max_wal_size: "1GB",
@@ -355,6 +384,7 @@ export type UserSettings = Settings["postgresql"]["users"][number];
 export type OsFamily = "debian" | "rhel";
 export type BackupSettings = NonNullable<Settings["backup"]>;
 export type TlsSettings = Settings["tls"];
+export type PgbouncerSettings = Settings["pgbouncer"];
 
 /** Package names per OS family for a PostgreSQL major version (the distro's or PGDG's naming). */
 export function postgresPackages(version: number): Record<OsFamily, string[]> {

@@ -103,6 +103,54 @@ const portClashes: Rule = (s) => {
     claim(h, s.haproxy.readWritePort, "haproxy.readWritePort");
     claim(h, s.haproxy.readOnlyPort, "haproxy.readOnlyPort");
     claim(h, s.haproxy.statsPort, "haproxy.statsPort");
+    if (s.pgbouncer.enabled) {
+      claim(h, s.haproxy.directReadWritePort, "haproxy.directReadWritePort");
+      claim(h, s.haproxy.directReadOnlyPort, "haproxy.directReadOnlyPort");
+    }
+  }
+  return problems;
+};
+
+/** PostgreSQL's default, when postgresql.parameters does not set max_connections. */
+const DEFAULT_MAX_CONNECTIONS = 100;
+/** Connections kept for superusers, Patroni, backups and direct sessions beside the pools. */
+export const DIRECT_CONNECTION_RESERVE = 10;
+
+/**
+ * The pools' server connections fit in PostgreSQL's max_connections, and in HAProxy's limits
+ * (they reach PostgreSQL through HAProxy's direct listeners).
+ */
+const poolLimits: Rule = (s) => {
+  const b = s.pgbouncer;
+  if (!b.enabled) return [];
+  const problems: Problem[] = [];
+  const raw = s.postgresql.parameters.max_connections;
+  const maxConnections = raw === undefined ? DEFAULT_MAX_CONNECTIONS : Number(raw);
+  const routers = s.roles.haproxy.length;
+  const servers = routers * b.maxDbConnections;
+  if (servers + DIRECT_CONNECTION_RESERVE > maxConnections) {
+    problems.push({
+      key: "patroni-stack:pgbouncer.maxDbConnections",
+      message: `${routers} router(s) × ${b.maxDbConnections} server connections + ${DIRECT_CONNECTION_RESERVE} kept for direct sessions exceed max_connections (${maxConnections}): lower pgbouncer.maxDbConnections to ${Math.max(1, Math.floor((maxConnections - DIRECT_CONNECTION_RESERVE) / routers))} or raise postgresql.parameters.max_connections`,
+    });
+  }
+  if (b.poolSize > b.maxDbConnections) {
+    problems.push({
+      key: "patroni-stack:pgbouncer.poolSize",
+      message: `${b.poolSize} is more than pgbouncer.maxDbConnections (${b.maxDbConnections}), which caps it: lower poolSize or raise maxDbConnections`,
+    });
+  }
+  if (s.haproxy.serverMaxconn < b.maxDbConnections) {
+    problems.push({
+      key: "patroni-stack:haproxy.serverMaxconn",
+      message: `${s.haproxy.serverMaxconn} is below pgbouncer.maxDbConnections (${b.maxDbConnections}): HAProxy would queue the pool's server connections; raise it`,
+    });
+  }
+  if (s.haproxy.maxconn < 2 * b.maxDbConnections + DIRECT_CONNECTION_RESERVE) {
+    problems.push({
+      key: "patroni-stack:haproxy.maxconn",
+      message: `${s.haproxy.maxconn} cannot carry both pools' server connections (2 × ${b.maxDbConnections}) and ${DIRECT_CONNECTION_RESERVE} direct sessions: raise it to ${2 * b.maxDbConnections + DIRECT_CONNECTION_RESERVE} or more`,
+    });
   }
   return problems;
 };
@@ -180,7 +228,9 @@ const localHosts: Rule = (s) => {
   if (local.sshPortBase + s.hosts.length - 1 > 65535) {
     problems.push({ key: "patroni-stack:local.sshPortBase", message: "too high for the number of hosts" });
   }
-  const maxPort = Math.max(s.haproxy.readWritePort, s.haproxy.readOnlyPort, s.haproxy.statsPort);
+  const h = s.haproxy;
+  const direct = s.pgbouncer.enabled ? [h.directReadWritePort, h.directReadOnlyPort] : [];
+  const maxPort = Math.max(h.readWritePort, h.readOnlyPort, h.statsPort, ...direct);
   if (maxPort + local.portOffset > 65535) {
     problems.push({ key: "patroni-stack:local.portOffset", message: "pushes a published HAProxy port above 65535" });
   }
@@ -327,6 +377,7 @@ const rules: Rule[] = [
   etcdQuorum,
   dcsTiming,
   portClashes,
+  poolLimits,
   sshCredentials,
   localHosts,
   managedParameters,

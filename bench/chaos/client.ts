@@ -208,16 +208,21 @@ export function summarize(samples: Sample[]): KindSummary {
 
 /**
  * The probe table prepared and a client started that writes every 50 ms through `rw` (2 s
- * request timeout), for at most `maxSeconds`; tagged `<label>-<now>`.
+ * request timeout unless told), for at most `maxSeconds`; tagged `<label>-<now>`.
  */
-export async function startWriting(rw: Endpoint, label: string, maxSeconds = 300): Promise<LoadClient> {
+export async function startWriting(
+  rw: Endpoint,
+  label: string,
+  maxSeconds = 300,
+  requestTimeoutMs = 2000,
+): Promise<LoadClient> {
   await prepare(rw);
   const client = new LoadClient({
     rw,
     intervalMs: 50,
     maxSeconds,
     maxRequests: maxSeconds * 20,
-    requestTimeoutMs: 2000,
+    requestTimeoutMs,
     run: `${label}-${Date.now()}`,
   });
   client.start();

@@ -8,6 +8,8 @@ import { TestStack } from "../../test/e2e/stack";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { SOURCE_CLIENT_ENV } from "../../configs/tls";
 import { renderSwitchoverCommand } from "../../configs/restApi";
+import { statsUrl } from "../../configs/haproxy";
+import { withPoolsHeld } from "../../cli/pools";
 
 export const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
@@ -147,9 +149,25 @@ export async function settle(stack: TestStack, timeoutS: number): Promise<Health
   return { ...h, seconds: (Date.now() - start) / 1000 };
 }
 
-/** A planned switchover through Patroni's REST API, with the credentials in patroni.yml on the host. */
+/**
+ * A planned switchover through Patroni's REST API, with the credentials in patroni.yml on the
+ * host; on a stack with transaction pools, with their clients held as `ctl switchover` does.
+ */
 export async function switchover(stack: TestStack, from: string, to: string): Promise<void> {
-  await exec(stack, from, renderSwitchoverCommand(stack.restUrls[from], from, to));
+  const move = async () => {
+    await exec(stack, from, renderSwitchoverCommand(stack.restUrls[from], from, to));
+    return to;
+  };
+  if (!stack.pooled) {
+    await move();
+    return;
+  }
+  const run = (host: string, command: string, timeoutS: number) => exec(stack, host, command, timeoutS);
+  await withPoolsHeld(
+    run,
+    { routers: stack.routers, statsUrl: statsUrl("127.0.0.1", stack.routerPorts.stats, stack.tls) },
+    move,
+  );
 }
 
 /** The router clients reach: the holder of the virtual IP, or the first router without one. */

@@ -33,6 +33,8 @@ export interface ChaosRecord {
   profile: Profile;
   topology: string;
   engine: string;
+  /** The clients' path: PgBouncer's transaction pools in front of HAProxy, or HAProxy alone. */
+  pooled: boolean;
   facts: Record<string, string>;
   /** Client clock (ms): the fault's start and end, and when a new leader was first seen. */
   fault: { start: number; end: number; leaderSeen?: number };
@@ -129,6 +131,15 @@ export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
     : { rw: at(stack.rwPort), ro: at(stack.roPort) };
 }
 
+/**
+ * How long a request may take before it counts as failed: 2 s straight to HAProxy; through
+ * transaction pools, 10 s, because a planned switchover holds statements (PAUSE) instead of
+ * failing them, and an application behind a pool waits for them.
+ */
+export function requestTimeoutMs(stack: TestStack): number {
+  return stack.pooled ? 10_000 : 2000;
+}
+
 /** One scenario under load; returns its record and the client's timeline. */
 async function measure(
   stack: TestStack,
@@ -148,7 +159,7 @@ async function measure(
     intervalMs: 50,
     maxSeconds: 420,
     maxRequests: 8400,
-    requestTimeoutMs: 2000,
+    requestTimeoutMs: requestTimeoutMs(stack),
     run: `${run}-${profile}-${s.id}`,
   });
   const fault: ChaosRecord["fault"] = { start: 0, end: 0 };
@@ -193,6 +204,7 @@ async function measure(
     profile,
     topology: s.topology === "dev" ? (stack.name.split("-")[1] ?? s.topology) : s.topology,
     engine: ENGINE,
+    pooled: stack.pooled,
     facts,
     fault,
     writes: verdict.writes,
@@ -212,7 +224,14 @@ async function measure(
   return { record, samples };
 }
 
-function failed(s: Scenario, profile: Profile, topology: string, run: string, error: string): ChaosRecord {
+function failed(
+  s: Scenario,
+  profile: Profile,
+  topology: string,
+  pooled: boolean,
+  run: string,
+  error: string,
+): ChaosRecord {
   const none = { ok: 0, failed: 0, longestGapMs: 0, longestGapAt: 0 };
   return {
     run,
@@ -221,6 +240,7 @@ function failed(s: Scenario, profile: Profile, topology: string, run: string, er
     profile,
     topology,
     engine: ENGINE,
+    pooled,
     facts: { error },
     fault: { start: 0, end: 0 },
     writes: { ...none, lost: 0, ghost: 0 },
@@ -253,7 +273,7 @@ async function hog(stack: TestStack, profile: Profile, seconds: number, run: str
     intervalMs: 50,
     maxSeconds: seconds + 30,
     maxRequests: Math.ceil((seconds + 30) * 20),
-    requestTimeoutMs: 2000,
+    requestTimeoutMs: requestTimeoutMs(stack),
     run: `${run}-${profile}-hog`,
   });
   client.start();
@@ -312,7 +332,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           } catch (e) {
             // Recorded as a failed after-condition; the next scenario starts from a repaired cluster.
             log(`  ${s.id} [${profile}]: FAILED: ${(e as Error).message}`);
-            result.records.push(failed(s, profile, topology, run, (e as Error).message));
+            result.records.push(failed(s, profile, topology, stack.pooled, run, (e as Error).message));
             await repair(stack, s);
           }
         }

@@ -2,8 +2,9 @@
 # mode 0600, owned by the service's user), and the client environment of etcdctl, curl and psql.
 # The CA, certificate and key come as one JSON document on stdin. Services already running pick
 # up renewed files without a restart: etcd reads its certificate at every handshake, PostgreSQL
-# and Patroni's REST API on a reload, HAProxy on a (seamless) reload.
+# and Patroni's REST API on a reload, HAProxy and PgBouncer on a (seamless) reload.
 # Variables: TLS_DIR CA_PATH SERVICES HAPROXY_PEM CLIENT_ENV_PATH CLIENT_ENV CURL_HOME CURLRC SOCKET_DIR PG_PORT
+# POOL_UNITS
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (
@@ -45,6 +46,14 @@ fi
 if renewed haproxy && systemctl is-active --quiet haproxy; then
   log "certificate renewed: reloading HAProxy"
   systemctl reload haproxy
+fi
+if renewed pgbouncer; then
+  for unit in "${POOL_UNITS[@]}"; do
+    if systemctl is-active --quiet "$unit"; then
+      log "certificate renewed: reloading $unit (its clients stay connected)"
+      systemctl reload "$unit"
+    fi
+  done
 fi
 if [[ "$changed" == *" ca "* ]] && systemctl is-active --quiet etcd; then
   log "the CA changed: etcd reads its trusted CA when it starts; restart it in turn to trust the new one"

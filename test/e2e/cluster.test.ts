@@ -12,10 +12,12 @@ import { KEEPALIVED_CONFIG_PATH } from "../../configs/keepalived";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { CA_PATH, tlsFiles } from "../../configs/tls";
 import { clientFiles } from "../../cli/connection";
-import { startWriting } from "../../bench/chaos/client";
+import { Client } from "pg";
+import { Endpoint, pgSettings, queryOnce, startWriting } from "../../bench/chaos/client";
 import { endpoints } from "../../bench/chaos/run";
 import {
   ctl as ctlRun,
+  ctlAsync,
   ctlOk,
   deployPhases,
   leftovers,
@@ -35,6 +37,7 @@ import {
   readConfig,
   sh,
   stateResources,
+  stackOutputs,
   switchover,
   TestStack,
 } from "./stack";
@@ -309,6 +312,14 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     ...Object.fromEntries(
       stack.routers.map((h) => [`${h} stats`, servedSerial(stack.addresses[h], stack.routerPorts.stats)]),
     ),
+    ...Object.fromEntries(
+      stack.pooled
+        ? stack.routers.flatMap((h) => [
+            [`${h} read-write pool`, servedSerial(stack.addresses[h], stack.routerPorts.readWrite, "postgres")],
+            [`${h} read-only pool`, servedSerial(stack.addresses[h], stack.routerPorts.readOnly, "postgres")],
+          ])
+        : [],
+    ),
   });
   const fileSerial = (host: string) =>
     onHost(stack, host, `openssl x509 -in ${tlsFiles("client").certificate} -noout -serial`).replace("serial=", "");
@@ -338,28 +349,18 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     for (const h of stack.routers) {
       expect(plainStatus(`http://${stack.addresses[h]}:${stack.routerPorts.stats}/`)).toBe("000");
     }
-    const plain = spawnSync(
-      "psql",
-      [
-        "-X",
-        "-At",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(stack.rwPort),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-c",
-        "select 1",
-      ],
-      {
-        encoding: "utf8",
-        env: { ...process.env, PGPASSFILE: clientFiles(stack.dir, stack.name).pgpass, PGSSLMODE: "disable" },
-      },
-    );
-    expect(plain.stderr).toMatch(/no pg_hba\.conf entry for host .* no encryption/);
+    const plainPsql = (port: number) =>
+      spawnSync(
+        "psql",
+        ["-X", "-At", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", "select 1"],
+        {
+          encoding: "utf8",
+          env: { ...process.env, PGPASSFILE: clientFiles(stack.dir, stack.name).pgpass, PGSSLMODE: "disable" },
+        },
+      ).stderr;
+    // PostgreSQL itself (through HAProxy's direct port when the pools take the clients' port).
+    expect(plainPsql(stack.directRwPort ?? stack.rwPort)).toMatch(/no pg_hba\.conf entry for host .* no encryption/);
+    if (stack.pooled) expect(plainPsql(stack.rwPort)).toMatch(/SSL required/);
     // psql verify-full through HAProxy (the virtual IP when there is one): an encrypted session.
     // (Without a virtual IP, the client endpoint is the first router's port published on loopback.)
     const [entry, port] = stack.vip ? [stack.vip, stack.routerPorts.readWrite] : ["127.0.0.1", stack.rwPort];
@@ -391,6 +392,78 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       onHost(stack, stack.routers[0], "grep -c 'check-ssl verify required ca-file' /etc/haproxy/haproxy.cfg"),
     ).toBe(String(2 * stack.hostsRunningPatroni));
   });
+
+  // the seed stack turns PgBouncer's pools on
+  itOn(
+    ["seed"],
+    "pools 500 client sessions on a few server connections; stack roles and roles made by hand log in through the pool",
+    async () => {
+      expect(stack.pooled).toBe(true);
+      const { rw, ro } = endpoints(stack);
+      const directPort = stack.vip ? stack.directRouterPorts?.readWrite : stack.directRwPort;
+      if (directPort === undefined) throw new Error("no direct port: is pgbouncer.enabled false?");
+      const direct: Endpoint = { ...rw, port: directPort };
+      const open = async (e: Endpoint, n: number) => {
+        const clients: Client[] = [];
+        try {
+          for (let i = 0; i < n; i += 50) {
+            const batch = Array.from(
+              { length: Math.min(50, n - i) },
+              () => new Client({ ...pgSettings(e), connectionTimeoutMillis: 30_000 }),
+            );
+            clients.push(...batch);
+            await Promise.all(batch.map((c) => c.connect()));
+          }
+        } catch (err) {
+          await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+          throw err;
+        }
+        return clients;
+      };
+      const sessions = await open(rw, 500);
+      try {
+        const answers = await Promise.all(sessions.map((c) => c.query("select pg_is_in_recovery() as standby")));
+        expect(answers.filter((a) => (a.rows[0] as { standby: boolean }).standby === false)).toHaveLength(500);
+        // PostgreSQL keeps its default max_connections, and serves the 500 on a few backends.
+        const [server] = await queryOnce<{ max: string; backends: string }>(
+          direct,
+          "select current_setting('max_connections') as max, (select count(*) from pg_stat_activity where backend_type = 'client backend') as backends",
+        );
+        expect(Number(server.max)).toBe(100);
+        expect(Number(server.backends)).toBeLessThan(50);
+        expect(ctlOk(stack, "pool")).toMatch(new RegExp(`${stack.routers[0]} rw pool\n.*clients active`));
+      } finally {
+        await Promise.all(sessions.map((c) => c.end().catch(() => undefined)));
+      }
+      // A role the stack created, and one created by hand afterwards, log in through the pool
+      // (auth_query: no user list to keep in sync).
+      const passwords = stackOutputs(stack).userPasswords as Record<string, string>;
+      const login = async (user: string, password: string) =>
+        (await queryOnce<{ me: string }>({ ...rw, user, password }, "select current_user as me", [], 0))[0].me;
+      expect(await login("admin", passwords.admin)).toBe("admin");
+      const byHand = `app_${Date.now()}`;
+      await queryOnce(direct, `create role ${byHand} login password 'made-by-hand-1'`);
+      expect(await login(byHand, "made-by-hand-1")).toBe(byHand);
+      await expect(login(byHand, "wrong")).rejects.toThrow(/(password|SASL) authentication failed/);
+      await queryOnce(direct, `drop role ${byHand}`);
+      // The read-only pool spreads its server connections over the replicas.
+      const readers = await open(ro, 8);
+      try {
+        const seen = await Promise.all(
+          readers.map(async (c) => {
+            await c.query("begin");
+            const r = await c.query("select host(inet_server_addr()) as at, pg_sleep(0.5)");
+            await c.query("commit");
+            return (r.rows[0] as { at: string }).at;
+          }),
+        );
+        const replicas = stack.patroniHosts.filter((h) => h !== stack.leader).map((h) => stack.addresses[h]);
+        expect([...new Set(seen)].sort()).toEqual(replicas.sort());
+      } finally {
+        await Promise.all(readers.map((c) => c.end().catch(() => undefined)));
+      }
+    },
+  );
 
   itOn(["dev"], "renews every certificate with an up: new serials everywhere, no restart, no lost write", async () => {
     const before = servedSerials();
@@ -735,6 +808,36 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(served).toBe("f");
   });
 
+  itOn(["seed"], "holds the pools' clients through ctl switchover: no statement fails, none is lost", async () => {
+    expect(stack.pooled).toBe(true);
+    const before = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    // An application behind the pool waits for a held statement (the guide profile's checks take
+    // up to about 10 s to see the new primary).
+    const client = await startWriting(endpoints(stack).rw, "held-switchover", 300, 60_000);
+    let r: { status: number | null; out: string };
+    try {
+      await new Promise((res) => setTimeout(res, 2000));
+      r = await ctlAsync(stack, ["switchover"]);
+      await new Promise((res) => setTimeout(res, 2000));
+    } finally {
+      await client.stop();
+    }
+    if (r.status !== 0) throw new Error(`ctl switchover: exit ${r.status}\n${r.out}`);
+    expect(r.out).toMatch(/clients of the pools were held for \d+\.\d s/);
+    const after = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
+    expect(after?.Member).not.toBe(before?.Member);
+    const verdict = await client.verify();
+    expect({ failed: verdict.writes.failed, lost: verdict.writes.lost, ghost: verdict.writes.ghost }).toEqual({
+      failed: 0,
+      lost: 0,
+      ghost: 0,
+    });
+    expect(verdict.writes.ok).toBeGreaterThan(50);
+    timings.held_switchover_write_gap_s = verdict.writes.longestGapMs / 1000;
+    // And back (held too): the tests after this one expect the replica as the primary.
+    ctlOk(stack, "switchover", "--candidate", before?.Member ?? "");
+  });
+
   // one topology is enough: the verbs are patronictl's and the engines'
   itOn(
     ["dev"],
@@ -1046,8 +1149,8 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     const order = stopOrder(r);
     const at = (part: string) => order.findIndex((n) => n.includes(part));
     const replicas = order.filter((n) => n.includes("-patroni-") && !n.endsWith(`-${stack.leader}`));
-    // The router tier first: keepalived (the virtual IP), then HAProxy.
-    const routerTier = order.filter((n) => /-(haproxy|vip)-/.test(n));
+    // The router tier first: keepalived (the virtual IP), then HAProxy and PgBouncer's pools.
+    const routerTier = order.filter((n) => /-(haproxy|vip|pgbouncer)-/.test(n));
     expect(order.slice(0, routerTier.length)).toEqual(routerTier);
     for (const v of routerTier.filter((n) => n.includes("-vip-")))
       expect(order.indexOf(v)).toBeLessThan(at("-haproxy-"));

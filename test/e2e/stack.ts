@@ -99,8 +99,15 @@ export interface TestStack {
   vip?: string;
   /** The backup repository's host (roles.backup), when the stack has one. */
   backupHost?: string;
-  /** HAProxy's ports on the routers (and on the VIP). */
+  /** The clients' ports on the routers (and on the VIP): PgBouncer's pools, or HAProxy's listeners. */
   routerPorts: { readWrite: number; readOnly: number; stats: number };
+  /** PgBouncer in transaction mode pools the clients' ports: a switchover holds its clients. */
+  pooled: boolean;
+  /** HAProxy's direct ports beside the pools (published on loopback, and on the routers). */
+  directRwPort?: number;
+  directRoPort?: number;
+  directRouterPorts?: { readWrite: number; readOnly: number };
+  tls: boolean;
 }
 
 /** Remove containers and networks an earlier, aborted run of the same topology left behind. */
@@ -189,6 +196,11 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
       readOnly: plan.haproxy.readOnlyPort,
       stats: plan.haproxy.statsPort,
     },
+    pooled: plan.pgbouncer?.poolMode === "transaction",
+    directRwPort: plan.client.directReadWritePort,
+    directRoPort: plan.client.directReadOnlyPort,
+    directRouterPorts: plan.pgbouncer ? plan.routers[0].listeners : undefined,
+    tls: plan.tls !== undefined,
   };
 }
 
@@ -351,6 +363,24 @@ export function ctl(stack: TestStack, args: string[], input?: string): { status:
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+/** ctl without blocking this process (a client of the test keeps running meanwhile). */
+export function ctlAsync(stack: TestStack, args: string[]): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      path.join(ROOT, "node_modules", ".bin", "ts-node"),
+      ["--swc", path.join(ROOT, "cli", "ctl.ts"), ...args],
+      {
+        env: { ...process.env, STACK: stack.name, PATRONI_STACK_DIR: stack.dir },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (status) => resolve({ status, out }));
+  });
+}
+
 /** ctl that must succeed: its output. */
 export function ctlOk(stack: TestStack, ...args: string[]): string {
   const r = ctl(stack, args);
@@ -410,6 +440,21 @@ export function stateResources(stack: TestStack): number {
   }
   const resources = (JSON.parse(r.stdout) as { deployment?: { resources?: { type: string }[] } }).deployment?.resources;
   return (resources ?? []).filter((x) => !x.type.startsWith("pulumi:")).length;
+}
+
+/** The stack's outputs, secrets shown (the runner's outputs file, or `pulumi stack output`). */
+export function stackOutputs(stack: TestStack): Record<string, unknown> {
+  if (ENGINE === "direct") {
+    const file = path.join(stack.dir, ".pulumi-state", "direct", `${stack.name}.outputs.json`);
+    return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  }
+  const r = spawnSync("pulumi", ["stack", "output", "--stack", stack.name, "--show-secrets", "--json"], {
+    cwd: stack.dir,
+    env: { ...engineEnv(stack), PATH: `${toolchainBin()}:${process.env.PATH}` },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`pulumi stack output --stack ${stack.name} failed: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
 function toolchainBin(): string {

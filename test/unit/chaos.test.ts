@@ -30,6 +30,7 @@ function record(profile: "fast" | "guide", gapMs: number): ChaosRecord {
     title: "a planned switchover under load",
     profile,
     topology: "dev",
+    pooled: true,
     engine: "direct",
     facts: {},
     fault: { start: 3000, end: 4000, leaderSeen: 3800 },

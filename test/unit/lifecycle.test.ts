@@ -292,6 +292,50 @@ describe("etcd-start", () => {
   });
 });
 
+describe("pgbouncer-configure", () => {
+  const vars = (port: number) => ({
+    UNIT_PATH: path.join(dir, "unit"),
+    UNIT: "[Unit]",
+    POOLS: [`rw:${path.join(dir, "rw.ini")}:pool@rw.service`],
+    CONFIGS: [`[pgbouncer]\nlisten_port = ${port}\nmax_client_conn = 10`],
+    AUTH_FILE: path.join(dir, "users.txt"),
+    TOOL_PATH: path.join(dir, "tool"),
+    TOOL: "#!/bin/bash",
+  });
+  beforeEach(() => stub("id", "exit 0"));
+
+  it("installs the auth file from stdin without printing it, and reloads a running pool on a change", () => {
+    fs.writeFileSync(path.join(dir, "rw.ini"), "[pgbouncer]\nlisten_port = 5000\nmax_client_conn = 5\n");
+    const r = run("pgbouncer-configure", vars(5000), '"pgbouncer" "s3cret-pw"\n');
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "users.txt"), "utf8")).toBe('"pgbouncer" "s3cret-pw"\n');
+    expect(r.out).not.toContain("s3cret-pw");
+    expect(r.calls).toContain("systemctl reload pool@rw.service");
+    expect(r.calls.filter((l) => /restart/.test(l))).toEqual([]);
+  });
+
+  it("installs a new pool's file on a host that has none, and starts nothing", () => {
+    fs.writeFileSync(path.join(dir, "stopped-pool@rw.service"), "");
+    const r = run("pgbouncer-configure", vars(5000), '"pgbouncer" "pw"\n');
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "rw.ini"), "utf8")).toContain("listen_port = 5000");
+    expect(r.calls.filter((l) => /systemctl (reload|restart|start)/.test(l))).toEqual([]);
+  });
+
+  it("restarts a pool whose port changed", () => {
+    fs.writeFileSync(path.join(dir, "rw.ini"), "[pgbouncer]\nlisten_port = 6432\n");
+    const r = run("pgbouncer-configure", vars(5000), '"pgbouncer" "pw"\n');
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.calls).toContain("systemctl restart pool@rw.service");
+  });
+
+  it("refuses to run without the auth file on stdin", () => {
+    const r = run("pgbouncer-configure", vars(5000), "");
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain("no auth file on stdin");
+  });
+});
+
 describe("install_file", () => {
   it("reports a change once, then none for the same content", () => {
     const dest = path.join(dir, "f");

@@ -92,6 +92,14 @@ describe("haproxy.cfg for the lab", () => {
     expect(cfg.match(/http-check expect status 200/g)).toHaveLength(2);
   });
 
+  it("moves to the direct ports when PgBouncer's pools take the clients' ports", () => {
+    const pooled = planCluster(resolveSettings({ ...stackFileSettings("lab"), pgbouncer: { enabled: true } }, withKey));
+    const text = renderHaproxyConfig(pooled.routers[0], pooled.haproxy, pooled.tls !== undefined);
+    expect(text).toMatch(/listen postgres_rw\n {4}bind \*:5002\n/);
+    expect(text).toMatch(/listen postgres_ro\n {4}bind \*:5003\n/);
+    expect(pooled.pgbouncer?.pools.map((p) => p.listenPort)).toEqual([5413, 5414]);
+  });
+
   it("checks each member on the REST API with the seed's timings", () => {
     expect(cfg).toContain("server pgsvr1 192.168.56.201:5413 maxconn 200 check port 8008");
     expect(cfg).toContain("server pgsvr2 192.168.56.202:5413 maxconn 200 check port 8008");

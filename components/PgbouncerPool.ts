@@ -1,0 +1,78 @@
+/**
+ * PgBouncer on one router: the read-write and read-only pools on the clients' ports, in front of
+ * HAProxy's direct listeners on the same host. They start once HAProxy routes to a primary and
+ * the auth function exists on it; the router is ready when a login through the read-write pool
+ * reaches the primary.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { RouterSpec } from "../plan";
+import {
+  PgbouncerSpec,
+  POOL_AUTH_FILE,
+  POOL_AUTH_USER,
+  POOL_TOOL_PATH,
+  POOL_UNIT_PATH,
+  poolConfigPath,
+  poolUnit,
+  renderPgbouncerConfig,
+  renderPoolAuthFile,
+  renderPoolTool,
+  renderPoolUnit,
+} from "../configs/pgbouncer";
+import { renderScript } from "../configs/scripts";
+import { HostAccess } from "./hostAccess";
+import { lifecycleSteps } from "./RemoteScript";
+
+export interface PgbouncerPoolArgs {
+  router: RouterSpec;
+  spec: PgbouncerSpec;
+  access: HostAccess;
+  /** The auth user's password (secret): PgBouncer logs in with it to look roles up. */
+  authPassword: pulumi.Output<string>;
+  /** What must be up before the pools start: HAProxy on this router, and the auth function. */
+  startAfter: pulumi.Resource[];
+  timeout?: number;
+}
+
+export class PgbouncerPool extends pulumi.ComponentResource {
+  readonly ports: number[];
+
+  constructor(name: string, args: PgbouncerPoolArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("patroni-stack:cluster:PgbouncerPool", name, {}, opts);
+    const { router, spec } = args;
+    const steps = lifecycleSteps(this, name, router.host, args.access);
+    const pools = spec.pools.map((p) => `${p.name}:${poolConfigPath(p.name)}:${poolUnit(p.name)}`);
+    const configs = spec.pools.map((p) => renderPgbouncerConfig(spec, p, router.name));
+    const configure = steps("configure", {
+      file: "pgbouncer-configure.sh",
+      script: renderScript("pgbouncer-configure", {
+        UNIT_PATH: POOL_UNIT_PATH,
+        UNIT: renderPoolUnit(),
+        POOLS: pools,
+        CONFIGS: configs,
+        AUTH_FILE: POOL_AUTH_FILE,
+        TOOL_PATH: POOL_TOOL_PATH,
+        TOOL: renderPoolTool(spec),
+      }),
+      shows: configs.join("\n"),
+      stdin: pulumi.secret(args.authPassword.apply((pw) => renderPoolAuthFile(POOL_AUTH_USER, pw))),
+    });
+    const start = steps(
+      "start",
+      {
+        file: "pgbouncer-start.sh",
+        script: renderScript("pgbouncer-start", {
+          POOLS: pools,
+          PORTS: spec.pools.map((p) => String(p.listenPort)),
+          TOOL_PATH: POOL_TOOL_PATH,
+          SSLMODE: spec.tls ? "verify-full" : "prefer",
+          TIMEOUT: args.timeout ?? 120,
+        }),
+      },
+      [configure, ...args.startAfter],
+    );
+    steps("stop", { file: "pgbouncer-stop.sh", onDelete: renderScript("pgbouncer-stop", { POOLS: pools }) }, [start]);
+    this.ports = spec.pools.map((p) => p.listenPort);
+    this.registerOutputs({ ports: this.ports });
+  }
+}

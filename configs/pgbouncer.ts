@@ -1,0 +1,215 @@
+/**
+ * PgBouncer on each router, in front of HAProxy: a read-write pool on the clients' read-write
+ * port and a read-only pool on their read-only port, each opening its server connections through
+ * HAProxy's direct listener on the same host (which follows the primary, or balances over the
+ * replicas). A switchover moves no client connection: the clients stay on their router's pool,
+ * only the pool's server connections move (and `ctl switchover` holds them with PAUSE).
+ *
+ * Logins: `auth_user` + `auth_query` through a SECURITY DEFINER function on the primary, so every
+ * role (those the stack creates and those created later by hand) logs in with its own SCRAM
+ * secret; no user list to keep in sync. Pure: files and SQL from the plan's spec.
+ */
+import type { Packages } from "../plan";
+import { CA_PATH, tlsFiles } from "./tls";
+import { renderUnit } from "./systemd";
+
+export const POOL_NAMES = ["rw", "ro"] as const;
+export type PoolName = (typeof POOL_NAMES)[number];
+
+/** The role PgBouncer logs in as to look other roles up; its password is generated. */
+export const POOL_AUTH_USER = "pgbouncer";
+/** The schema and function the lookup goes through (in every database that accepts connections). */
+export const POOL_AUTH_SCHEMA = "pgbouncer";
+export const POOL_AUTH_FUNCTION = `${POOL_AUTH_SCHEMA}.user_lookup`;
+
+export const PGBOUNCER_DIR = "/etc/pgbouncer";
+/** The auth user's password, the one PgBouncer needs in clear (mode 0600, owner postgres). */
+export const POOL_AUTH_FILE = `${PGBOUNCER_DIR}/patroni-stack-users.txt`;
+/** One systemd template unit, one instance per pool. */
+export const POOL_UNIT_TEMPLATE = "patroni-stack-pgbouncer@.service";
+export const POOL_UNIT_PATH = `/etc/systemd/system/${POOL_UNIT_TEMPLATE}`;
+
+export function poolConfigPath(pool: PoolName): string {
+  return `${PGBOUNCER_DIR}/patroni-stack-${pool}.ini`;
+}
+
+export function poolUnit(pool: PoolName): string {
+  return `patroni-stack-pgbouncer@${pool}.service`;
+}
+
+/** Where a pool's admin console socket lives (systemd's RuntimeDirectory of its instance). */
+export function poolSocketDir(pool: PoolName): string {
+  return `/run/patroni-stack-pgbouncer-${pool}`;
+}
+
+export interface PoolSpec {
+  name: PoolName;
+  /** Where clients connect. */
+  listenPort: number;
+  /** HAProxy's direct listener on the same host: where the pool's server connections go. */
+  serverPort: number;
+}
+
+export interface PgbouncerSpec {
+  poolMode: "transaction" | "session";
+  poolSize: number;
+  maxDbConnections: number;
+  maxClientConn: number;
+  pools: PoolSpec[];
+  packages: Packages;
+  /** TLS towards clients (required when `requireClients`) and towards PostgreSQL (verified). */
+  tls?: { requireClients: boolean };
+}
+
+type IniValue = string | number;
+
+/**
+ * PgBouncer's ini dialect: `key = value` to the end of the line, no quoting (the `ini` package
+ * quotes values holding `=`, which PgBouncer's `[databases]` lines are made of).
+ */
+export function renderPgbouncerIni(title: string, sections: Record<string, Record<string, IniValue>>): string {
+  const line = (k: string, v: IniValue) => {
+    const text = String(v);
+    if (/[\r\n]/.test(k + text) || !/^[A-Za-z0-9_*.-]+$/.test(k)) throw new Error(`bad PgBouncer setting ${k}`);
+    return `${k} = ${text}`;
+  };
+  const body = Object.entries(sections).map(([name, entries]) =>
+    [`[${name}]`, ...Object.entries(entries).map(([k, v]) => line(k, v))].join("\n"),
+  );
+  return `; ${title}\n${body.join("\n\n")}\n`;
+}
+
+/** The settings of one pool. */
+export function pgbouncerSettings(spec: PgbouncerSpec, pool: PoolSpec): Record<string, Record<string, IniValue>> {
+  const files = tlsFiles("pgbouncer");
+  const tls: Record<string, IniValue> = spec.tls
+    ? {
+        client_tls_sslmode: spec.tls.requireClients ? "require" : "prefer",
+        client_tls_cert_file: files.certificate,
+        client_tls_key_file: files.key,
+        client_tls_ca_file: CA_PATH,
+        client_tls_protocols: "tlsv1.2,tlsv1.3",
+        // HAProxy passes TCP through: the member's certificate answers, and carries 127.0.0.1.
+        server_tls_sslmode: "verify-full",
+        server_tls_ca_file: CA_PATH,
+        server_tls_protocols: "tlsv1.2,tlsv1.3",
+      }
+    : {};
+  return {
+    databases: { "*": `host=127.0.0.1 port=${pool.serverPort}` },
+    pgbouncer: {
+      listen_addr: "*",
+      listen_port: pool.listenPort,
+      unix_socket_dir: poolSocketDir(pool.name),
+      auth_type: "scram-sha-256",
+      auth_file: POOL_AUTH_FILE,
+      auth_user: POOL_AUTH_USER,
+      auth_query: `SELECT username, password FROM ${POOL_AUTH_FUNCTION}($1)`,
+      admin_users: POOL_AUTH_USER,
+      stats_users: POOL_AUTH_USER,
+      pool_mode: spec.poolMode,
+      default_pool_size: spec.poolSize,
+      max_db_connections: spec.maxDbConnections,
+      max_client_conn: spec.maxClientConn,
+      // A failed server login (no primary behind HAProxy for a moment) is retried within a
+      // second, not after PgBouncer's default 15 s.
+      server_login_retry: 1,
+      server_connect_timeout: 5,
+      // Clients held by PAUSE (a switchover) wait this long for a server.
+      query_wait_timeout: 120,
+      ignore_startup_parameters: "extra_float_digits",
+      application_name_add_host: 1,
+      ...tls,
+    },
+  };
+}
+
+export function renderPgbouncerConfig(spec: PgbouncerSpec, pool: PoolSpec, router: string): string {
+  return renderPgbouncerIni(
+    `PgBouncer ${pool.name} pool on ${router}: managed by patroni-stack, changes are overwritten`,
+    pgbouncerSettings(spec, pool),
+  );
+}
+
+/** PgBouncer's auth file: `"user" "password"`, a double quote doubled. */
+export function renderPoolAuthFile(user: string, password: string): string {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  return `${q(user)} ${q(password)}\n`;
+}
+
+/**
+ * The lookup PgBouncer's auth_query calls: the role's SCRAM secret from pg_shadow, for login
+ * roles only, executable by the auth user alone. Holds no password.
+ */
+export function poolAuthSql(authUser: string = POOL_AUTH_USER): string {
+  const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const u = ident(authUser);
+  const schema = ident(POOL_AUTH_SCHEMA);
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${schema};`,
+    `REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC;`,
+    `CREATE OR REPLACE FUNCTION ${POOL_AUTH_FUNCTION}(p_user text, OUT username text, OUT password text)`,
+    "  RETURNS record LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS",
+    "$$ SELECT s.usename::text, s.passwd::text FROM pg_catalog.pg_shadow s",
+    "   JOIN pg_catalog.pg_roles r ON r.rolname = s.usename",
+    "   WHERE s.usename = p_user AND r.rolcanlogin $$;",
+    `REVOKE ALL ON FUNCTION ${POOL_AUTH_FUNCTION}(text) FROM PUBLIC;`,
+    `GRANT USAGE ON SCHEMA ${schema} TO ${u};`,
+    `GRANT EXECUTE ON FUNCTION ${POOL_AUTH_FUNCTION}(text) TO ${u};`,
+    "",
+  ].join("\n");
+}
+
+/** The pools' template unit: one PgBouncer per pool, as postgres, reloaded with SIGHUP. */
+export function renderPoolUnit(): string {
+  return renderUnit({
+    description: "PgBouncer %i pool (patroni-stack)",
+    after: ["network-online.target", "haproxy.service"],
+    service: {
+      Type: "notify",
+      User: "postgres",
+      Group: "postgres",
+      ExecStart: `/usr/sbin/pgbouncer ${PGBOUNCER_DIR}/patroni-stack-%i.ini`,
+      ExecReload: "/bin/kill -HUP $MAINPID",
+      // SIGINT: a safe shutdown that lets running transactions finish.
+      KillSignal: "SIGINT",
+      TimeoutStopSec: 30,
+      RuntimeDirectory: "patroni-stack-pgbouncer-%i",
+      Restart: "on-failure",
+      RestartSec: "1s",
+      LimitNOFILE: 65536,
+    },
+  });
+}
+
+/** The admin tool on each router: `patroni-stack-pool rw|ro [PSQL ARGS...]`. */
+export const POOL_TOOL_PATH = "/usr/local/sbin/patroni-stack-pool";
+
+/**
+ * `patroni-stack-pool POOL [PSQL ARGS...]`: psql on POOL's admin console (SHOW POOLS, PAUSE,
+ * RESUME, RECONNECT), as the auth user, whose password it reads from the auth file into the
+ * environment (never a command line). POOL_DB and POOL_HOST reach a database through the pool.
+ */
+export function renderPoolTool(spec: PgbouncerSpec): string {
+  const cases = spec.pools.map((p) => `  ${p.name}) port=${p.listenPort} ;;`);
+  return [
+    "#!/bin/bash",
+    "# Managed by patroni-stack: psql on a PgBouncer pool's admin console (or POOL_DB through it).",
+    "set -euo pipefail",
+    `usage() { echo "usage: $0 ${spec.pools.map((p) => p.name).join("|")} [PSQL ARGS...]" >&2; exit 2; }`,
+    "[ $# -ge 1 ] || usage",
+    "pool=$1",
+    "shift",
+    'case "$pool" in',
+    ...cases,
+    "  *) usage ;;",
+    "esac",
+    "PGPASSWORD=$(python3 -c '",
+    "import re, sys",
+    'fields = re.findall(r"\\"((?:[^\\"]|\\"\\")*)\\"", open(sys.argv[1]).readline())',
+    `print(fields[1].replace("\\"\\"", "\\""))' ${POOL_AUTH_FILE})`,
+    "export PGPASSWORD",
+    `exec psql -X -h "\${POOL_HOST:-/run/patroni-stack-pgbouncer-$pool}" -p "$port" -U ${POOL_AUTH_USER} -d "\${POOL_DB:-pgbouncer}" "$@"`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,155 @@
+import { resolveSettings } from "../../settings";
+import { planCluster } from "../../plan";
+import {
+  pgbouncerSettings,
+  poolAuthSql,
+  renderPgbouncerConfig,
+  renderPgbouncerIni,
+  renderPoolAuthFile,
+  renderPoolUnit,
+} from "../../configs/pgbouncer";
+import { renderVipCheck } from "../../configs/keepalived";
+import { configProblems, stackFileSettings, withKey } from "../fixtures/settings";
+
+const pooled = (raw: Record<string, unknown> = {}) => ({
+  ...stackFileSettings("dev"),
+  pgbouncer: { enabled: true },
+  ...raw,
+});
+const dev = planCluster(resolveSettings(pooled(), withKey));
+function pools(plan: ReturnType<typeof planCluster>) {
+  if (!plan.pgbouncer) throw new Error("no pools in the plan");
+  return plan.pgbouncer;
+}
+const spec = pools(dev);
+
+describe("the pools' plan", () => {
+  it("is off unless the stack turns it on: HAProxy keeps the clients' ports", () => {
+    const plain = planCluster(resolveSettings(stackFileSettings("dev"), withKey));
+    expect(plain.pgbouncer).toBeUndefined();
+    expect(plain.routers[0].listeners).toEqual({ readWrite: 5000, readOnly: 5001 });
+    expect(plain.client.directReadWritePort).toBeUndefined();
+  });
+
+  it("puts a read-write and a read-only pool on the clients' ports, served by HAProxy's direct ports", () => {
+    expect(spec.pools).toEqual([
+      { name: "rw", listenPort: 5000, serverPort: 5002 },
+      { name: "ro", listenPort: 5001, serverPort: 5003 },
+    ]);
+    expect(dev.routers.map((r) => r.listeners)).toEqual([
+      { readWrite: 5002, readOnly: 5003 },
+      { readWrite: 5002, readOnly: 5003 },
+    ]);
+    expect(spec.poolMode).toBe("transaction");
+  });
+
+  it("installs PgBouncer and psql on the routers only", () => {
+    const pkgs = (host: string) => dev.hostPackages.find((h) => h.host.name === host)?.packages.debian ?? [];
+    expect(pkgs("pg1")).toEqual(expect.arrayContaining(["pgbouncer", "postgresql-client"]));
+    expect(pkgs("pg3")).not.toContain("pgbouncer");
+  });
+});
+
+describe("pgbouncer.ini", () => {
+  const rw = renderPgbouncerConfig(spec, spec.pools[0], "pg1");
+  const settings = pgbouncerSettings(spec, spec.pools[0]);
+
+  it("sends every database to HAProxy's direct listener on the same host", () => {
+    expect(rw).toContain("[databases]\n* = host=127.0.0.1 port=5002\n");
+    expect(rw).toContain("listen_port = 5000\n");
+  });
+
+  it("looks roles up through the auth function, SCRAM only, with no user list", () => {
+    expect(settings.pgbouncer).toMatchObject({
+      auth_type: "scram-sha-256",
+      auth_user: "pgbouncer",
+      auth_query: "SELECT username, password FROM pgbouncer.user_lookup($1)",
+    });
+  });
+
+  it("requires TLS from clients and verifies PostgreSQL's certificate", () => {
+    expect(settings.pgbouncer).toMatchObject({
+      client_tls_sslmode: "require",
+      server_tls_sslmode: "verify-full",
+      server_tls_ca_file: "/etc/patroni-stack/tls/ca.crt",
+      client_tls_key_file: "/etc/patroni-stack/tls/pgbouncer.key",
+    });
+    const plain = planCluster(resolveSettings(pooled({ tls: { enabled: false } }), withKey));
+    expect(renderPgbouncerConfig(pools(plain), pools(plain).pools[0], "pg1")).not.toMatch(/tls/);
+  });
+
+  it("retries a failed server login within a second (a switchover), not after 15 s", () => {
+    expect(settings.pgbouncer.server_login_retry).toBe(1);
+  });
+
+  it("refuses a value that would end its line", () => {
+    expect(() => renderPgbouncerIni("t", { pgbouncer: { listen_addr: "*\nadmin_users = x" } })).toThrow(
+      /bad PgBouncer/,
+    );
+  });
+});
+
+describe("the auth function and file", () => {
+  it("reads pg_shadow as its owner, for login roles, callable by the auth user only, with no password in it", () => {
+    const sql = poolAuthSql();
+    expect(sql).toContain("SECURITY DEFINER SET search_path = pg_catalog");
+    expect(sql).toContain("r.rolcanlogin");
+    expect(sql).toContain("REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC;");
+    expect(sql).toContain('GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO "pgbouncer";');
+    expect(sql).not.toMatch(/password\s*'|PASSWORD '/i);
+  });
+
+  it("quotes the auth file's fields PgBouncer's way", () => {
+    expect(renderPoolAuthFile("pgbouncer", 'a"b')).toBe('"pgbouncer" "a""b"\n');
+  });
+
+  it("runs each pool as postgres, reloaded by SIGHUP", () => {
+    const unit = renderPoolUnit();
+    expect(unit).toContain("ExecStart=/usr/sbin/pgbouncer /etc/pgbouncer/patroni-stack-%i.ini");
+    expect(unit).toContain("User=postgres");
+    expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID");
+  });
+
+  it("keeps the virtual IP only where HAProxy and both pools answer", () => {
+    const check = renderVipCheck(7000, true, [5000, 5001]);
+    expect(check).not.toContain("exec ");
+    expect(check).toContain("pg_isready -q -t 1 -h 127.0.0.1 -p 5000");
+    expect(check).toContain("pg_isready -q -t 1 -h 127.0.0.1 -p 5001");
+  });
+});
+
+describe("the pools' limits", () => {
+  const problems = (raw: Record<string, unknown>) => configProblems(pooled(raw)).map((p) => p.split(": ")[0]);
+
+  it("accepts the defaults", () => {
+    expect(problems({})).toEqual([]);
+  });
+
+  it("refuses server connections beyond max_connections, naming the key", () => {
+    expect(problems({ pgbouncer: { enabled: true, maxDbConnections: 60 } })).toContain(
+      "patroni-stack:pgbouncer.maxDbConnections",
+    );
+    expect(
+      problems({
+        pgbouncer: { enabled: true, maxDbConnections: 60 },
+        postgresql: { version: 17, parameters: { max_connections: 200 } },
+      }),
+    ).toEqual([]);
+  });
+
+  it("refuses a pool larger than its database's cap, and HAProxy limits below the pools'", () => {
+    expect(problems({ pgbouncer: { enabled: true, poolSize: 50 } })).toContain("patroni-stack:pgbouncer.poolSize");
+    expect(problems({ haproxy: { vip: { address: "10.213.7.100" }, serverMaxconn: 10 } })).toContain(
+      "patroni-stack:haproxy.serverMaxconn",
+    );
+    expect(problems({ haproxy: { vip: { address: "10.213.7.100" }, maxconn: 50 } })).toContain(
+      "patroni-stack:haproxy.maxconn",
+    );
+  });
+
+  it("refuses a direct port that another service on the router uses", () => {
+    expect(problems({ haproxy: { vip: { address: "10.213.7.100" }, directReadWritePort: 5432 } })).toContain(
+      "patroni-stack:haproxy.directReadWritePort",
+    );
+  });
+});
