@@ -44,6 +44,13 @@ import {
 
 jest.setTimeout(30 * 60 * 1000);
 
+/** The names of the resources an up changed, sorted. */
+const changedSteps = (r: RunResult) =>
+  r.events
+    .filter((e) => e.op !== "same")
+    .map((e) => e.name)
+    .sort();
+
 const stopOrder = (r: RunResult) =>
   r.events.filter((e) => e.op === "delete" && /-stop-run$/.test(e.name)).map((e) => e.name.replace(/-stop-run$/, ""));
 
@@ -236,12 +243,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     // As `make up` shows it: a line per step as it starts and ends, a summary, and the log's path.
     const r = await runStack(stack, "up", undefined, ENGINE, false);
     expectSucceeded(r);
-    expect(
-      r.events
-        .filter((e) => e.op !== "same")
-        .map((e) => e.name)
-        .sort(),
-    ).toEqual(configure);
+    expect(changedSteps(r)).toEqual(configure);
     for (const step of configure) {
       expect(r.output).toMatch(new RegExp(`\\] ~ ${step} \\(\\w+\\) update…\n`));
       expect(r.output).toMatch(new RegExp(`\\] ✓ ${step} \\(\\w+\\) updated in \\d+\\.\\d s\n`));
@@ -569,12 +571,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
 
       const r = await runStack(stack, "up");
       expectSucceeded(r);
-      expect(
-        r.events
-          .filter((e) => e.op !== "same")
-          .map((e) => e.name)
-          .sort(),
-      ).toEqual(["postgres-dcs-apply-run", "postgres-dcs-state"]);
+      expect(changedSteps(r)).toEqual(["postgres-dcs-apply-run", "postgres-dcs-state"]);
       // Every member restarted once, the leader last; it stayed the leader on the same timeline.
       const restarts = [...r.output.matchAll(/restarting PostgreSQL on (\S+) \((\w+)\)/g)].map((m) => m[1]);
       const members = patronictlList(stack, stack.leader);
