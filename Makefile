@@ -55,9 +55,10 @@ chaos: ## every fault scenario under both failover profiles, under load: bench/r
 	@scripts/bootstrap.sh full
 	@node_modules/.bin/ts-node --swc bench/chaos/run.ts $(ARGS)
 
-bench: ## make chaos, the backup bench (bench/results/backup.json), then the e2e suite, the 1- vs 3-replica deploys and TLS off vs on under each engine this machine has (timings in bench/results/e2e.json)
+bench: ## make chaos, the backup bench (bench/results/backup.json), the throughput bench (bench/results/pgbench.json), then the e2e suite, the 1- vs 3-replica deploys and TLS off vs on under each engine this machine has (timings in bench/results/e2e.json)
 	@$(MAKE) --no-print-directory chaos
 	@node_modules/.bin/ts-node --swc bench/backup.ts
+	@node_modules/.bin/ts-node --swc bench/pgbench.ts
 	@for engine in direct $$(scripts/toolchain.sh --check >/dev/null 2>&1 && echo pulumi); do \
 	  PATRONI_STACK_ENGINE=$$engine npx jest --selectProjects e2e --runInBand --testPathPattern cluster; \
 	  PATRONI_STACK_ENGINE=$$engine node_modules/.bin/ts-node --swc bench/deploy.ts; \

@@ -25,6 +25,11 @@ export const OPTIONAL_CLIENT_URLS = [
 
 const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
 
+/** One pgpass line; `*` matches any host or port. */
+export function pgpassLine(host: string, port: number | "*", user: string, password: string): string {
+  return `${host}:${port}:*:${escape(user)}:${escape(password)}`;
+}
+
 /** One pgpass line per HAProxy endpoint (`host:port:*:user:password`), from the stack's secret URLs. */
 export function renderPgpass(urls: ClientUrls): string {
   const all = [urls.readWriteUrl, urls.readOnlyUrl, ...OPTIONAL_CLIENT_URLS.map((k) => urls[k])];
@@ -34,7 +39,7 @@ export function renderPgpass(urls: ClientUrls): string {
       const url = new URL(u);
       const user = decodeURIComponent(url.username);
       const password = decodeURIComponent(url.password);
-      return `${url.hostname}:${url.port}:*:${escape(user)}:${escape(password)}`;
+      return pgpassLine(url.hostname, Number(url.port), user, password);
     });
   return `${lines.join("\n")}\n`;
 }

@@ -8,9 +8,15 @@ import * as fs from "fs";
 import * as path from "path";
 import type { ChaosRecord, HogRecord } from "./run";
 import type { BackupBenchRecord } from "../backup";
+import type { ThroughputRecord, ThroughputRun } from "../pgbench";
 
 /** `[t ms, latency ms, ok 0|1]` per write. */
 type Timeline = [number, number, number][];
+
+/** The key of a record (and of its timeline): scenario, profile, and the pooled clients' path apart. */
+export function recordKey(r: Pick<ChaosRecord, "scenario" | "profile" | "pooled">): string {
+  return `${r.scenario}/${r.profile}${r.pooled ? "/pooled" : ""}`;
+}
 
 const W = 860;
 const PANEL = 150;
@@ -41,7 +47,7 @@ export function renderTimelineSvg(title: string, panels: { record: ChaosRecord; 
     const top = TOP + i * (PANEL + 46) + 16;
     const gap = r.writes.longestGapMs;
     out.push(
-      `<text x="${LEFT}" y="${top - 4}" font-weight="bold">${r.profile} profile: longest write gap ${secs(gap)} s, ` +
+      `<text x="${LEFT}" y="${top - 4}" font-weight="bold">${r.profile} profile${r.pooled ? ", through the pools" : ""}: longest write gap ${secs(gap)} s, ` +
         `${r.writes.failed} failed, ${r.writes.lost} lost, ${r.writes.ghost} ghost</text>`,
       `<rect x="${LEFT}" y="${top}" width="${W - LEFT - RIGHT}" height="${PANEL}" fill="#fafafa" stroke="#ccc"/>`,
     );
@@ -100,7 +106,10 @@ function cell(r: ChaosRecord | undefined): string {
   return `${secs(r.writes.longestGapMs)} s`;
 }
 
-export function renderBenchmarks(records: ChaosRecord[], hogs: HogRecord[]): string {
+export function renderBenchmarks(all: ChaosRecord[], hogs: HogRecord[]): string {
+  // The main tables are HAProxy's path; the pooled clients' records get a section of their own.
+  const records = all.filter((r) => !r.pooled);
+  const pooled = all.filter((r) => r.pooled);
   const ids = [...new Set(records.map((r) => r.scenario))];
   const find = (id: string, p: string) => records.find((r) => r.scenario === id && r.profile === p);
   const any = records[0];
@@ -161,6 +170,27 @@ export function renderBenchmarks(records: ChaosRecord[], hogs: HogRecord[]): str
       ),
     );
   }
+  if (pooled.length > 0) {
+    const direct = (p: ChaosRecord) =>
+      records.find((r) => r.scenario === p.scenario && r.profile === p.profile && r.run === p.run);
+    const pair = (d: string | number | undefined, q: string | number) => `${d ?? "—"} / ${q}`;
+    lines.push(
+      "",
+      "## Through PgBouncer's pools, side by side with HAProxy alone",
+      "",
+      "On a stack with `pgbouncer.enabled`, two load clients run through the same fault: one through",
+      "PgBouncer's transaction pools on the clients' ports (10 s request timeout: a held statement waits),",
+      "one through HAProxy's direct ports (2 s). The planned switchover is `ctl switchover`'s: the pools are",
+      "paused, the leader moves, HAProxy is seen on the new primary, the pools resume.",
+      "",
+      "| scenario | profile | failed writes (direct / pooled) | gap (direct / pooled) | lost (direct / pooled) | after |",
+      "| --- | --- | --- | --- | --- | --- |",
+      ...pooled.map((p) => {
+        const d = direct(p);
+        return `| ${p.scenario} | ${p.profile} | ${pair(d?.writes.failed, p.writes.failed)} | ${pair(d && `${secs(d.writes.longestGapMs)} s`, `${secs(p.writes.longestGapMs)} s`)} | ${pair(d?.writes.lost, p.writes.lost)} | ${p.after.ok ? "ok" : `**${esc(p.after.detail)}**`} |`;
+      }),
+    );
+  }
   if (hogs.length > 0) {
     lines.push(
       "",
@@ -196,7 +226,7 @@ export function writeReport(resultsDir: string, docsDir: string): void {
   for (const id of [...new Set(records.map((r) => r.scenario))]) {
     const panels = records
       .filter((r) => r.scenario === id)
-      .map((record) => ({ record, timeline: timelines[`${id}/${record.profile}`] ?? [] }));
+      .map((record) => ({ record, timeline: timelines[recordKey(record)] ?? [] }));
     fs.writeFileSync(path.join(docsDir, "chaos", `${id}.svg`), renderTimelineSvg(panels[0].record.title, panels));
   }
   const backupFile = path.join(resultsDir, "backup.json");
@@ -207,7 +237,14 @@ export function writeReport(resultsDir: string, docsDir: string): void {
   const tls = fs.existsSync(e2eFile)
     ? renderTlsSection(JSON.parse(fs.readFileSync(e2eFile, "utf8")) as Record<string, E2eRecord>)
     : "";
-  fs.writeFileSync(path.join(docsDir, "benchmarks.md"), `${renderBenchmarks(records, hogs)}${backup}${tls}`);
+  const pgbenchFile = path.join(resultsDir, "pgbench.json");
+  const throughput = fs.existsSync(pgbenchFile)
+    ? renderThroughputSection(JSON.parse(fs.readFileSync(pgbenchFile, "utf8")) as ThroughputRecord)
+    : "";
+  fs.writeFileSync(
+    path.join(docsDir, "benchmarks.md"),
+    `${renderBenchmarks(records, hogs)}${backup}${tls}${throughput}`,
+  );
 }
 
 /** One topology's record in bench/results/e2e.json: its timings per engine. */
@@ -242,6 +279,42 @@ export function renderTlsSection(e2e: Record<string, E2eRecord>): string {
     "switchover scenario above for its spread).",
     "",
     "| engine | TLS | deploy | switchover: longest write gap | failed writes | lost writes | renewal (up, write gap) |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+/** The "Throughput" section, from bench/results/pgbench.json (`npx ts-node --swc bench/pgbench.ts`). */
+export function renderThroughputSection(t: ThroughputRecord): string {
+  const find = (p: ThroughputRun["path"], w: ThroughputRun["workload"], c: boolean) =>
+    t.runs.find((r) => r.path === p && r.workload === w && r.connectPerTransaction === c);
+  const tps = (r?: ThroughputRun) => (r ? `${Math.round(r.tps).toLocaleString("en-US")} tps` : "-");
+  const rows: string[] = [];
+  for (const w of ["select-only", "read-write"] as const) {
+    for (const c of [false, true]) {
+      const direct = find("direct", w, c);
+      const pooled = find("pooled", w, c);
+      const ratio = direct && pooled ? `${(pooled.tps / direct.tps).toFixed(2)}×` : "-";
+      const failed = `${direct?.failed ?? "-"} / ${pooled?.failed ?? "-"}`;
+      const lat = `${direct?.latencyMs ?? "-"} / ${pooled?.latencyMs ?? "-"} ms`;
+      rows.push(
+        `| ${w === "select-only" ? "`-S`" : "read-write (TPC-B like)"} | ${c ? "per transaction (`-C`)" : "per client"} | ${tps(direct)} | ${tps(pooled)} | ${ratio} | ${lat} | ${failed} |`,
+      );
+    }
+  }
+  return [
+    "",
+    "## Throughput: PgBouncer's pool against HAProxy alone",
+    "",
+    "Generated by `bench/pgbench.ts` (part of `make bench`) into `bench/results/pgbench.json`: run",
+    `${t.recorded.slice(0, 19)}Z, engine \`${t.engine}\`, ${t.machine}. The dev topology with \`pgbouncer.enabled\` (${t.poolMode}`,
+    `pools of ${t.poolSize} server connections), \`pgbench -i -s ${t.scale}\`, then ${t.clients} clients for ${t.seconds} s per run, all through`,
+    "the virtual IP and TLS-verified: **direct** is HAProxy's direct read-write listener (`haproxy.directReadWritePort`),",
+    "**pooled** is PgBouncer's read-write pool on the clients' port. pgbench runs on the member that routes no",
+    "clients, on the same two cores as every container.",
+    "",
+    "| workload | connection | direct | pooled | pooled / direct | latency (direct / pooled) | failed (direct / pooled) |",
     "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     "",

@@ -20,7 +20,7 @@ import { ENGINE, makeStack, removeStack, runStack, TestStack } from "../../test/
 import { clientFiles } from "../../cli/connection";
 import { Endpoint, LoadClient, prepare, Sample, Verdict } from "./client";
 import { health, members, reconnect, reinitBroken, settle, sleep, startHost } from "./cluster";
-import { writeReport } from "./report";
+import { recordKey, writeReport } from "./report";
 import { Scenario, SCENARIOS, stoppedHosts } from "./scenarios";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -111,9 +111,10 @@ function versions(stack: TestStack): Record<string, string> {
 
 /**
  * Where clients connect: the routers' virtual IP when the stack has one, else the first router's
- * ports on 127.0.0.1; with the superuser's password from the stack's pgpass file.
+ * ports on 127.0.0.1; with the superuser's password from the stack's pgpass file. `direct`: HAProxy's
+ * direct listeners beside PgBouncer's pools (a pooled stack only).
  */
-export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
+export function endpoints(stack: TestStack, path: "clients" | "direct" = "clients"): { rw: Endpoint; ro: Endpoint } {
   const files = clientFiles(stack.dir, stack.name);
   const pgpass = fs.readFileSync(files.pgpass, "utf8");
   const ca = fs.existsSync(files.ca) ? fs.readFileSync(files.ca, "utf8") : undefined;
@@ -126,6 +127,15 @@ export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
     password: pgpassPassword(pgpass, host, port, "postgres"),
     ca,
   });
+  if (path === "direct") {
+    const ports = stack.vip
+      ? stack.directRouterPorts
+      : stack.directRwPort !== undefined && stack.directRoPort !== undefined
+        ? { readWrite: stack.directRwPort, readOnly: stack.directRoPort }
+        : undefined;
+    if (!ports) throw new Error(`${stack.name} has no direct ports: pgbouncer.enabled is false`);
+    return { rw: at(ports.readWrite), ro: at(ports.readOnly) };
+  }
   return stack.vip
     ? { rw: at(stack.routerPorts.readWrite), ro: at(stack.routerPorts.readOnly) }
     : { rw: at(stack.rwPort), ro: at(stack.roPort) };
@@ -136,41 +146,53 @@ export function endpoints(stack: TestStack): { rw: Endpoint; ro: Endpoint } {
  * transaction pools, 10 s, because a planned switchover holds statements (PAUSE) instead of
  * failing them, and an application behind a pool waits for them.
  */
-export function requestTimeoutMs(stack: TestStack): number {
-  return stack.pooled ? 10_000 : 2000;
+export function requestTimeoutMs(stack: TestStack, path: "clients" | "direct" = "clients"): number {
+  return stack.pooled && path === "clients" ? 10_000 : 2000;
 }
 
-/** One scenario under load; returns its record and the client's timeline. */
+/**
+ * One scenario under load; returns a record and a timeline per client path. On a pooled stack two
+ * clients run side by side, one through PgBouncer's pools and one through HAProxy's direct ports,
+ * through the same fault.
+ */
 async function measure(
   stack: TestStack,
   s: Scenario,
   profile: Profile,
   run: string,
   log: (l: string) => void,
-): Promise<{ record: ChaosRecord; samples: Sample[] }> {
+): Promise<{ record: ChaosRecord; samples: Sample[] }[]> {
   const pre = await settle(stack, 180);
   if (!pre.ok) throw new Error(`${s.id}: unhealthy before the fault: ${pre.detail}`);
   if (s.prepare) await s.prepare(stack);
   const before = await settle(stack, 120);
-  const { rw, ro } = endpoints(stack);
-  const client = new LoadClient({
-    rw,
-    ro,
-    intervalMs: 50,
-    maxSeconds: 420,
-    maxRequests: 8400,
-    requestTimeoutMs: requestTimeoutMs(stack),
-    run: `${run}-${profile}-${s.id}`,
+  const paths = stack.pooled ? (["clients", "direct"] as const) : (["clients"] as const);
+  const clients = paths.map((p) => {
+    const { rw, ro } = endpoints(stack, p);
+    return {
+      pooled: stack.pooled && p === "clients",
+      client: new LoadClient({
+        rw,
+        ro,
+        intervalMs: 50,
+        maxSeconds: 420,
+        maxRequests: 8400,
+        requestTimeoutMs: requestTimeoutMs(stack, p),
+        run: `${run}-${profile}-${s.id}${p === "direct" && stack.pooled ? "-direct" : ""}`,
+      }),
+    };
   });
+  // The fault is marked on the first client's clock; the others started within a millisecond of it.
+  const clock = clients[0].client;
   const fault: ChaosRecord["fault"] = { start: 0, end: 0 };
-  client.start();
+  for (const c of clients) c.client.start();
   await sleep(3);
   let facts: Record<string, string> = {};
   try {
     facts = await s.run(stack, {
-      faultStart: () => (fault.start = client.now()),
-      faultEnd: () => (fault.end = client.now()),
-      leaderChanged: () => (fault.leaderSeen ??= client.now()),
+      faultStart: () => (fault.start = clock.now()),
+      faultEnd: () => (fault.end = clock.now()),
+      leaderChanged: () => (fault.leaderSeen ??= clock.now()),
     });
   } finally {
     // Whatever happened, no host stays down.
@@ -185,43 +207,46 @@ async function measure(
     after = { ...(await settle(stack, 240)), ok: false, detail };
   }
   await sleep(2);
-  const samples = await client.stop();
-  const verdict = await client.verify();
-  if (s.restore) await s.restore(stack);
-  let breakdown: ChaosRecord["breakdown"];
-  if (fault.leaderSeen !== undefined) {
-    const seen = fault.leaderSeen;
-    const firstAfter = samples.find((x) => x.kind === "write" && x.ok && x.t >= seen);
-    breakdown = {
-      electedAfterMs: seen - fault.start,
-      routedAfterMs: (firstAfter ? firstAfter.t + firstAfter.latencyMs : seen) - seen,
-    };
+  const measured: { pooled: boolean; samples: Sample[]; verdict: Verdict }[] = [];
+  for (const c of clients) {
+    const samples = await c.client.stop();
+    measured.push({ pooled: c.pooled, samples, verdict: await c.client.verify() });
   }
-  const record: ChaosRecord = {
+  if (s.restore) await s.restore(stack);
+  const shared = {
     run,
     scenario: s.id,
     title: s.title,
     profile,
     topology: s.topology === "dev" ? (stack.name.split("-")[1] ?? s.topology) : s.topology,
     engine: ENGINE,
-    pooled: stack.pooled,
     facts,
     fault,
-    writes: verdict.writes,
-    reads: verdict.reads,
     recoverySeconds: Math.round(((after.seconds * 1000 + s.observe * 1000) / 1000) * 10) / 10,
     after: { ok: after.ok, detail: after.detail, leader: after.leader, timeline: after.timeline },
     before: { leader: before.leader, timeline: before.timeline },
-    breakdown,
     versions: versions(stack),
     machine: machine(),
     recorded: new Date().toISOString(),
   };
-  log(
-    `  ${s.id} [${profile}]: longest write gap ${(verdict.writes.longestGapMs / 1000).toFixed(2)} s, ` +
-      `lost ${verdict.writes.lost}, ghost ${verdict.writes.ghost}, after: ${after.ok ? "ok" : after.detail}`,
-  );
-  return { record, samples };
+  return measured.map(({ pooled, samples, verdict }) => {
+    let breakdown: ChaosRecord["breakdown"];
+    if (fault.leaderSeen !== undefined) {
+      const seen = fault.leaderSeen;
+      const firstAfter = samples.find((x) => x.kind === "write" && x.ok && x.t >= seen);
+      breakdown = {
+        electedAfterMs: seen - fault.start,
+        routedAfterMs: (firstAfter ? firstAfter.t + firstAfter.latencyMs : seen) - seen,
+      };
+    }
+    log(
+      `  ${s.id} [${profile}${stack.pooled ? (pooled ? ", pooled" : ", direct") : ""}]: ` +
+        `longest write gap ${(verdict.writes.longestGapMs / 1000).toFixed(2)} s, failed ${verdict.writes.failed}, ` +
+        `lost ${verdict.writes.lost}, ghost ${verdict.writes.ghost}, after: ${after.ok ? "ok" : after.detail}`,
+    );
+    const record: ChaosRecord = { ...shared, pooled, writes: verdict.writes, reads: verdict.reads, breakdown };
+    return { record, samples };
+  });
 }
 
 function failed(
@@ -325,10 +350,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         if (up.code !== 0) throw new Error(`up failed:\n${up.output.slice(-3000)}`);
         await prepare(endpoints(stack).rw);
         for (const s of o.scenarios.filter((x) => x.topology === topology)) {
+          if (s.pooledOnly && !stack.pooled) {
+            log(`  ${s.id} [${profile}]: skipped: ${stack.name} has no PgBouncer pools (pgbouncer.enabled)`);
+            continue;
+          }
           try {
-            const { record, samples } = await measure(stack, s, profile, run, log);
-            result.records.push(record);
-            result.timelines[`${s.id}/${profile}`] = samples.filter((x) => x.kind === "write");
+            for (const { record, samples } of await measure(stack, s, profile, run, log)) {
+              result.records.push(record);
+              result.timelines[recordKey(record)] = samples.filter((x) => x.kind === "write");
+            }
           } catch (e) {
             // Recorded as a failed after-condition; the next scenario starts from a repaired cluster.
             log(`  ${s.id} [${profile}]: FAILED: ${(e as Error).message}`);
@@ -356,10 +386,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const old = fs.existsSync(file)
     ? (JSON.parse(fs.readFileSync(file, "utf8")) as { records: ChaosRecord[]; hogs: HogRecord[] })
     : { records: [], hogs: [] };
-  const measured = new Set(result.records.map((r) => `${r.scenario}/${r.profile}`));
-  const records = [...old.records.filter((r) => !measured.has(`${r.scenario}/${r.profile}`)), ...result.records];
+  const measured = new Set(result.records.map(recordKey));
+  const records = [...old.records.filter((r) => !measured.has(recordKey(r))), ...result.records];
   const order = (r: ChaosRecord) => SCENARIOS.findIndex((s) => s.id === r.scenario);
-  records.sort((a, b) => order(a) - order(b) || a.profile.localeCompare(b.profile));
+  records.sort(
+    (a, b) =>
+      order(a) - order(b) ||
+      a.profile.localeCompare(b.profile) ||
+      Number(Boolean(a.pooled)) - Number(Boolean(b.pooled)),
+  );
   const hogs = result.hogs.length > 0 ? result.hogs : old.hogs;
   fs.writeFileSync(file, `${JSON.stringify({ records, hogs }, null, 2)}\n`);
   const oldTimelines = fs.existsSync(timelinesFile)

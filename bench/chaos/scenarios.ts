@@ -3,6 +3,7 @@
  * asks about next. Each one breaks something while the load client runs, ends the fault, and
  * leaves the cluster to recover by itself.
  */
+import { poolUnit } from "../../configs/pgbouncer";
 import { TestStack } from "../../test/e2e/stack";
 import {
   clientRouter,
@@ -36,6 +37,8 @@ export interface Scenario {
   topology: "dev" | "seed";
   /** Part of the short run `make test` does. */
   smoke?: boolean;
+  /** Only on a stack with PgBouncer's pools (skipped, and said so, on one without). */
+  pooledOnly?: boolean;
   /** Put the cluster in the shape the scenario needs (before the client starts). */
   prepare?(stack: TestStack): Promise<void>;
   /** Break, wait, end the fault; returns facts worth recording (e.g. the victim). */
@@ -253,6 +256,21 @@ export const SCENARIOS: Scenario[] = [
       await newLeader(stack, from, marks, 60);
       marks.faultEnd();
       return { from, to };
+    },
+  },
+  {
+    id: "pool-kill",
+    title: "kill -9 the read-write pool's PgBouncer on the router clients use (the VIP's holder)",
+    topology: "dev",
+    smoke: true,
+    pooledOnly: true,
+    observe: 10,
+    async run(stack, marks) {
+      const victim = await clientRouter(stack);
+      marks.faultStart();
+      await exec(stack, victim, killMain(poolUnit("rw")));
+      marks.faultEnd();
+      return { victim };
     },
   },
   {

@@ -103,6 +103,8 @@ export interface TestStack {
   routerPorts: { readWrite: number; readOnly: number; stats: number };
   /** PgBouncer in transaction mode pools the clients' ports: a switchover holds its clients. */
   pooled: boolean;
+  /** PgBouncer's pool mode and size on each router, when the stack pools. */
+  pool?: { mode: string; size: number };
   /** HAProxy's direct ports beside the pools (published on loopback, and on the routers). */
   directRwPort?: number;
   directRoPort?: number;
@@ -197,6 +199,7 @@ export function makeStack(source: string, slot: number, options: StackOptions = 
       stats: plan.haproxy.statsPort,
     },
     pooled: plan.pgbouncer?.poolMode === "transaction",
+    pool: plan.pgbouncer ? { mode: plan.pgbouncer.poolMode, size: plan.pgbouncer.poolSize } : undefined,
     directRwPort: plan.client.directReadWritePort,
     directRoPort: plan.client.directReadOnlyPort,
     directRouterPorts: plan.pgbouncer ? plan.routers[0].listeners : undefined,

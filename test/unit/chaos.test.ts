@@ -1,6 +1,7 @@
 import { pgpassPassword, renderPgpass } from "../../configs/pgpass";
 import { Sample, summarize } from "../../bench/chaos/client";
-import { renderBenchmarks, renderTimelineSvg } from "../../bench/chaos/report";
+import { recordKey, renderBenchmarks, renderThroughputSection, renderTimelineSvg } from "../../bench/chaos/report";
+import { parsePgbench, type ThroughputRecord } from "../../bench/pgbench";
 import type { ChaosRecord } from "../../bench/chaos/run";
 
 const write = (t: number, ok: boolean, latencyMs = 5): Sample => ({ t, kind: "write", ok, latencyMs });
@@ -23,18 +24,18 @@ describe("the load client's summary", () => {
   });
 });
 
-function record(profile: "fast" | "guide", gapMs: number): ChaosRecord {
+function record(profile: "fast" | "guide", gapMs: number, pooled = false, failed = 2): ChaosRecord {
   return {
     run: "r1",
     scenario: "switchover",
     title: "a planned switchover under load",
     profile,
     topology: "dev",
-    pooled: true,
+    pooled,
     engine: "direct",
     facts: {},
     fault: { start: 3000, end: 4000, leaderSeen: 3800 },
-    writes: { ok: 100, failed: 2, lost: 0, ghost: 0, longestGapMs: gapMs, longestGapAt: 3100 },
+    writes: { ok: 100, failed, lost: 0, ghost: 0, longestGapMs: gapMs, longestGapAt: 3100 },
     reads: { ok: 100, failed: 0, longestGapMs: 60, longestGapAt: 0 },
     recoverySeconds: 6.2,
     after: { ok: true, detail: "one leader, every replica streaming", leader: "pg2", timeline: 2 },
@@ -54,6 +55,14 @@ describe("the chaos report", () => {
     );
     expect(md).toContain("| switchover | fast | 0.80 s | 0.30 s | 1.10 s |");
     expect(md).toContain("![switchover](chaos/switchover.svg)");
+  });
+
+  it("keeps the pooled clients out of the main table and sets them beside the direct ones", () => {
+    const md = renderBenchmarks([record("fast", 1100, false, 3), record("fast", 2900, true, 0)], []);
+    expect(md).toContain("| [a planned switchover under load](#switchover) | 1.10 s | — |");
+    expect(md).toContain("| switchover | fast | 3 / 0 | 1.10 s / 2.90 s | 0 / 0 | ok |");
+    expect(recordKey(record("fast", 1, true))).toBe("switchover/fast/pooled");
+    expect(recordKey(record("fast", 1, false))).toBe("switchover/fast");
   });
 
   it("draws a panel per profile with the fault, the failures and the new leader", () => {
@@ -91,5 +100,54 @@ describe("reading a pgpass file", () => {
     expect(pgpassPassword(text, "127.0.0.1", 5000, "postgres")).toBe("a:b\\c");
     expect(pgpassPassword(text, "127.0.0.1", 5001, "postgres")).toBe("other");
     expect(pgpassPassword(text, "127.0.0.1", 5002, "postgres")).toBeUndefined();
+  });
+});
+
+describe("the throughput bench", () => {
+  const out = [
+    "transaction type: <builtin: select only>",
+    "number of clients: 50",
+    "number of transactions actually processed: 612345",
+    "number of failed transactions: 0 (0.000%)",
+    "latency average = 4.901 ms",
+    "initial connection time = 312.518 ms",
+    "tps = 10203.456789 (without initial connection time)",
+  ].join("\n");
+
+  it("reads tps, latency, transactions and failures from pgbench's summary", () => {
+    expect(parsePgbench(out)).toEqual({ tps: 10203.456789, latencyMs: 4.901, transactions: 612345, failed: 0 });
+    expect(() => parsePgbench("connection to server failed")).toThrow(/pgbench printed no tps/);
+  });
+
+  it("sets the pooled port beside the direct one, with the ratio", () => {
+    const run = (path: "direct" | "pooled", c: boolean, tps: number) => ({
+      path,
+      workload: "select-only" as const,
+      connectPerTransaction: c,
+      tps,
+      latencyMs: 5,
+      transactions: 1,
+      failed: 0,
+    });
+    const t: ThroughputRecord = {
+      recorded: "2026-12-07T01:00:00Z",
+      engine: "pulumi",
+      machine: "2 cores",
+      clients: 50,
+      seconds: 60,
+      scale: 10,
+      poolMode: "transaction",
+      poolSize: 20,
+      runs: [
+        run("direct", false, 10000),
+        run("pooled", false, 9000),
+        run("direct", true, 80),
+        run("pooled", true, 1200),
+      ],
+    };
+    const md = renderThroughputSection(t);
+    expect(md).toContain("| `-S` | per client | 10,000 tps | 9,000 tps | 0.90× |");
+    expect(md).toContain("| `-S` | per transaction (`-C`) | 80 tps | 1,200 tps | 15.00× |");
+    expect(md).toContain("| read-write (TPC-B like) | per client | - | - | - |");
   });
 });
