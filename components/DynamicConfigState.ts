@@ -12,10 +12,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ComparableConfig } from "../configs/dcsDiff";
 
-export interface DynamicConfigStateInputs {
-  declared: pulumi.Input<ComparableConfig>;
+export interface DynamicConfigStateInputs<T extends object = ComparableConfig> {
+  declared: pulumi.Input<T>;
   /** What the cluster holds now; null when it could not be read (then only declared changes count). */
-  live: pulumi.Input<ComparableConfig | null>;
+  live: pulumi.Input<T | null>;
   /** One line per difference with its effect (restart or reload, from `pg_settings.context`). */
   changes: pulumi.Input<string[]>;
   /**
@@ -50,7 +50,16 @@ export class DynamicConfigState extends pulumi.dynamic.Resource {
   /** What the last apply sends (unchanged while nothing differs, so the step does not run). */
   declare readonly plan: pulumi.Output<string>;
 
-  constructor(name: string, args: DynamicConfigStateInputs, opts?: pulumi.CustomResourceOptions) {
-    super(DYNAMIC_CONFIG_PROVIDER, name, { ...args, appliedAt: undefined }, opts, "dcs", "DynamicConfigState");
+  /**
+   * `kind` names the resource type (`dcs:<kind>`): the same rule serves other live settings, e.g.
+   * PgBouncer's running configuration (`PoolConfigState`).
+   */
+  constructor(
+    name: string,
+    args: DynamicConfigStateInputs<object>,
+    opts?: pulumi.CustomResourceOptions,
+    kind = "DynamicConfigState",
+  ) {
+    super(DYNAMIC_CONFIG_PROVIDER, name, { ...args, appliedAt: undefined }, opts, "dcs", kind);
   }
 }

@@ -220,6 +220,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
                   access: this.access(router.host.name),
                   authPassword: poolPassword,
                   startAfter: [routers[i], rolesStep],
+                  caCertificate: tls?.caCertificate,
                 },
                 { parent: this },
               ),

@@ -82,6 +82,39 @@ async function readSettings(sql: ObserveTarget["sql"], timeoutMs: number, ca?: s
   }
 }
 
+export interface PoolTarget {
+  host: string;
+  port: number;
+  /** An admin user of the pool (admin_users) and its password. */
+  user: string;
+  password: string;
+  ca?: string;
+  timeoutMs?: number;
+}
+
+/** A PgBouncer pool's running settings (`SHOW CONFIG` on its admin console): key → value. */
+export async function observePool(target: PoolTarget): Promise<Record<string, string>> {
+  const timeoutMs = target.timeoutMs ?? 3000;
+  const client = new Client({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: "pgbouncer",
+    ...(target.ca ? { ssl: { ca: target.ca } } : {}),
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    const r = await client.query<{ key: string; value: string }>("SHOW CONFIG");
+    return Object.fromEntries(r.rows.map((row) => [row.key, String(row.value)]));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function observeCluster(target: ObserveTarget): Promise<Observation> {
   const timeoutMs = target.timeoutMs ?? 3000;
   const [config, settings] = await Promise.allSettled([

@@ -124,6 +124,48 @@ export function pgbouncerSettings(spec: PgbouncerSpec, pool: PoolSpec): Record<s
   };
 }
 
+/**
+ * The settings whose running value an up compares with the declared one (PgBouncer's `SHOW
+ * CONFIG` prints them as written in the file): a pool changed behind the stack's back, in its file
+ * and reloaded or on its admin console with `SET`, is set back by the next up.
+ */
+export const POOL_DRIFT_KEYS = [
+  "listen_port",
+  "pool_mode",
+  "default_pool_size",
+  "max_db_connections",
+  "max_client_conn",
+  "auth_type",
+  "auth_user",
+  "admin_users",
+  "server_login_retry",
+  "server_connect_timeout",
+  "query_wait_timeout",
+  "client_tls_sslmode",
+  "server_tls_sslmode",
+] as const;
+
+/** The declared settings of one pool that `SHOW CONFIG` is compared with. */
+export function comparablePoolSettings(spec: PgbouncerSpec, pool: PoolSpec): Record<string, string> {
+  const all = pgbouncerSettings(spec, pool).pgbouncer;
+  return Object.fromEntries(POOL_DRIFT_KEYS.filter((k) => k in all).map((k) => [k, String(all[k])]));
+}
+
+/**
+ * A pool's running settings reduced to the declared keys (a value PgBouncer does not report is
+ * taken as declared), so that equal means no drift.
+ */
+export function comparableLivePool(live: Record<string, string>, declared: Record<string, string>) {
+  return Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, k in live ? live[k] : v]));
+}
+
+/** One line per setting that differs: `pool_mode: live session, declared transaction`. */
+export function poolDifferences(live: Record<string, string>, declared: Record<string, string>): string[] {
+  return Object.entries(declared)
+    .filter(([k, v]) => live[k] !== v)
+    .map(([k, v]) => `${k}: live ${live[k]}, declared ${v}`);
+}
+
 export function renderPgbouncerConfig(spec: PgbouncerSpec, pool: PoolSpec, router: string): string {
   return renderPgbouncerIni(
     `PgBouncer ${pool.name} pool on ${router}: managed by patroni-stack, changes are overwritten`,

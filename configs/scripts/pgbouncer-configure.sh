@@ -1,8 +1,10 @@
 # Install PgBouncer's pools on this router: the template unit, each pool's pgbouncer.ini and the
 # auth user's file (stdin: its content, which holds a password; mode 0600, owner postgres), and
 # the admin tool (patroni-stack-pool) that ctl uses.
-# A running pool takes a changed file by a reload (no client is dropped); a changed listen_port
-# needs a restart, which drops that pool's clients.
+# A running pool is reloaded (no client is dropped) whenever this step runs: its file changed, or
+# the pool's running settings drifted from it (changed on the admin console, or the file edited
+# and reloaded) and the reload sets them back. A changed listen_port needs a restart, which drops
+# that pool's clients.
 # Variables: UNIT_PATH UNIT POOLS CONFIGS AUTH_FILE TOOL_PATH TOOL
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,8 +34,8 @@ for i in "${!POOLS[@]}"; do
   if [ "$status" = changed ] && [ "$before" != "$(listen_port "$path")" ]; then
     log "the $pool pool moves from port $before: restarting it (its clients reconnect)"
     systemctl restart "$unit"
-  elif [ "$status" = changed ] || [ "$auth" = changed ]; then
-    log "reloading the $pool pool (its clients stay connected)"
+  else
+    log "reloading the $pool pool (file $status, auth file $auth; its clients stay connected)"
     systemctl reload "$unit"
   fi
 done

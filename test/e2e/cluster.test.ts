@@ -8,13 +8,14 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { ETCD_CONFIG_PATH } from "../../configs/etcd";
 import { HAPROXY_CONFIG_PATH } from "../../configs/haproxy";
+import { POOL_TOOL_PATH } from "../../configs/pgbouncer";
 import { KEEPALIVED_CONFIG_PATH } from "../../configs/keepalived";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { CA_PATH, tlsFiles } from "../../configs/tls";
 import { clientFiles } from "../../cli/connection";
 import { Client } from "pg";
 import { Endpoint, pgSettings, queryOnce, startWriting } from "../../bench/chaos/client";
-import { endpoints } from "../../bench/chaos/run";
+import { endpoints, requestTimeoutMs } from "../../bench/chaos/run";
 import {
   ctl as ctlRun,
   ctlAsync,
@@ -610,38 +611,68 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
   );
 
   // the same code on every topology: once is enough
-  itOn(["dev"], "shows a change made behind the stack's back at preview, and undoes it at up", async () => {
-    const patronictl = `patronictl -c ${PATRONI_CONFIG_PATH}`;
-    onHost(
-      stack,
-      stack.leader,
-      `${patronictl} edit-config --force -s ttl=45 -p log_min_duration_statement=9999 >/dev/null`,
-    );
-    const preview = await runStack(stack, "preview");
-    expectSucceeded(preview);
-    const planned = preview.events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
-    expect(planned).toContain("update postgres-dcs-state");
-    expect(preview.output).toMatch(/\bttl: live 45, declared \d+: Patroni setting/);
-    expect(preview.output).toMatch(
-      /postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\): reload/,
-    );
-    const r = await runStack(stack, "up");
-    expectSucceeded(r);
-    // The step logs the changes the preview showed, then sends their patch.
-    expect(r.output).toMatch(
-      /change: postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\)/,
-    );
-    expect(r.output).toMatch(/patched through .*"log_min_duration_statement":null/);
-    const live = JSON.parse(onHost(stack, stack.leader, `curl -s ${stack.restUrls[stack.leader]}/config`)) as {
-      ttl: number;
-      postgresql: { parameters: Record<string, unknown> };
-    };
-    expect(live.ttl).not.toBe(45);
-    expect(live.postgresql.parameters).not.toHaveProperty("log_min_duration_statement");
-    const again = await runStack(stack, "up");
-    expectSucceeded(again);
-    expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
-  });
+  itOn(
+    ["dev"],
+    "shows changes made behind the stack's back (the DCS, a pool) at preview, and undoes them at up",
+    async () => {
+      expect(stack.pooled).toBe(true);
+      const patronictl = `patronictl -c ${PATRONI_CONFIG_PATH}`;
+      onHost(
+        stack,
+        stack.leader,
+        `${patronictl} edit-config --force -s ttl=45 -p log_min_duration_statement=9999 >/dev/null`,
+      );
+      const router = stack.routers[0];
+      const poolSetting = (key: string) =>
+        onHost(stack, router, `${POOL_TOOL_PATH} rw -At -F '|' -c 'SHOW CONFIG'`)
+          .split("\n")
+          .map((l) => l.split("|"))
+          .find(([k]) => k === key)?.[1];
+      const declaredPoolSize = poolSetting("default_pool_size");
+      onHost(stack, router, `${POOL_TOOL_PATH} rw -c 'SET default_pool_size = 3' >/dev/null`);
+      expect(poolSetting("default_pool_size")).toBe("3");
+
+      const preview = await runStack(stack, "preview");
+      expectSucceeded(preview);
+      expect(changedSteps(preview)).toEqual(
+        expect.arrayContaining(["postgres-dcs-state", `postgres-pgbouncer-${router}-state`]),
+      );
+      expect(preview.output).toMatch(/\bttl: live 45, declared \d+: Patroni setting/);
+      expect(preview.output).toMatch(
+        /postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\): reload/,
+      );
+      expect(preview.output).toContain(`rw pool: default_pool_size: live 3, declared ${declaredPoolSize}: reload`);
+
+      const clients = await startWriting(endpoints(stack).rw, "drift", 300, requestTimeoutMs(stack));
+      const r = await runStack(stack, "up");
+      const verdict = await clients.stop().then(() => clients.verify());
+      expectSucceeded(r);
+      // Only the DCS step and that router's pools (their configure step reloads them).
+      expect(changedSteps(r).filter((n) => /-(run|state)$/.test(n))).toEqual([
+        "postgres-dcs-apply-run",
+        "postgres-dcs-state",
+        `postgres-pgbouncer-${router}-configure-run`,
+        `postgres-pgbouncer-${router}-state`,
+      ]);
+      // The step logs the changes the preview showed, then sends their patch.
+      expect(r.output).toMatch(
+        /change: postgresql\.parameters\.log_min_duration_statement: live 9999, declared not set \(reset to the default\)/,
+      );
+      expect(r.output).toMatch(/patched through .*"log_min_duration_statement":null/);
+      const live = JSON.parse(onHost(stack, stack.leader, `curl -s ${stack.restUrls[stack.leader]}/config`)) as {
+        ttl: number;
+        postgresql: { parameters: Record<string, unknown> };
+      };
+      expect(live.ttl).not.toBe(45);
+      expect(live.postgresql.parameters).not.toHaveProperty("log_min_duration_statement");
+      expect(poolSetting("default_pool_size")).toBe(declaredPoolSize);
+      // Neither the reloads nor the patch drop a client.
+      expect({ failed: verdict.writes.failed, lost: verdict.writes.lost }).toEqual({ failed: 0, lost: 0 });
+      const again = await runStack(stack, "up");
+      expectSucceeded(again);
+      expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
+    },
+  );
 
   itOn(["dev"], "refuses a parameter PostgreSQL would not take, at preview, before anything is applied", async () => {
     const parameters = (readConfig(stack, "postgresql").parameters ?? {}) as Record<string, unknown>;
@@ -731,6 +762,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       const verdict = await client.verify();
       expect(verdict.writes.lost).toBe(0);
       timings.scale_write_gap_s = verdict.writes.longestGapMs / 1000;
+      timings.scale_failed_writes = verdict.writes.failed;
       const leaderAfter = patronictlList(stack, stack.leader).find((m) => m.Role === "Leader");
       expect([leaderAfter?.Member, leaderAfter?.TL]).toEqual([leaderBefore?.Member, leaderBefore?.TL]);
     },
@@ -953,8 +985,11 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(Number.parseInt(segment.slice(0, 8), 16)).toBe(leader.TL);
     onHost(stack, stack.backupHost ?? "", "runuser -u pgbackrest -- pgbackrest --stanza=postgres check");
     expect(ctlOk(stack, "backup", "--type", "incr")).toMatch(/backup command end: completed successfully/);
-    const labels = pgbackrestInfo().backup.map((b) => b.label);
-    expect(labels.length).toBe(info.backup.length + 1);
+    // The command's backup is new; the backup host's timer may add one of its own meanwhile
+    // (the daily differential at 01:00).
+    const known = new Set(info.backup.map((b) => b.label));
+    const added = pgbackrestInfo().backup.filter((b) => !known.has(b.label));
+    expect(added.map((b) => b.type)).toContain("incr");
     expect(ctlOk(stack, "backups")).toMatch(/restorable: from \d{4}-\d{2}-\d{2} /);
     expect(ctlOk(stack, "list")).toMatch(/backups: last incr .* ago, \d+ in the repository\narchiver: last archived /);
   });
@@ -1164,28 +1199,31 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(stateResources(stack)).toBe(0);
   });
 
-  // An interrupted up on each topology.
+  // An interrupted up, on dev.
   const interruptions: [NodeJS.Signals, number][] = {
     // Well before the end of a deploy from nothing (about 35 s on dev, longer on seed's bare hosts).
     // SIGKILL, the harder case: the engine gets no chance to finish or record anything.
+    // One topology: seed's deploys are covered by its other tests.
     dev: [["SIGKILL", 20]] as [NodeJS.Signals, number][],
-    seed: [["SIGKILL", 20]] as [NodeJS.Signals, number][],
+    seed: [] as [NodeJS.Signals, number][],
   }[source] ?? [["SIGKILL", 15]];
-  it.each(interruptions)("converges after an up interrupted by %s after %i s", async (signal, after) => {
-    // From nothing: whatever the tests before left (a stack in the state, or containers).
-    if (stateResources(stack) > 0 || leftovers(stack).length > 0) {
-      expect((await runStack(stack, "down")).code).toBe(0);
-    }
-    expect(stateResources(stack)).toBe(0);
-    const cut = await runStack(stack, "up", { signal, afterSeconds: after });
-    // The signal came before the end of the up.
-    expect({ code: cut.code, signal: cut.signal }).not.toEqual({ code: 0, signal: null });
-    const r = await runStack(stack, "up");
-    expectSucceeded(r);
-    await expectHealthy(stack);
-    expectReadYourWrites(stack);
-    const d = await runStack(stack, "down");
-    expect(d.code).toBe(0);
-    expect(leftovers(stack)).toEqual([]);
-  });
+  if (interruptions.length === 0) it.skip("converges after an interrupted up (run on dev only)", () => undefined);
+  else
+    it.each(interruptions)("converges after an up interrupted by %s after %i s", async (signal, after) => {
+      // From nothing: whatever the tests before left (a stack in the state, or containers).
+      if (stateResources(stack) > 0 || leftovers(stack).length > 0) {
+        expect((await runStack(stack, "down")).code).toBe(0);
+      }
+      expect(stateResources(stack)).toBe(0);
+      const cut = await runStack(stack, "up", { signal, afterSeconds: after });
+      // The signal came before the end of the up.
+      expect({ code: cut.code, signal: cut.signal }).not.toEqual({ code: 0, signal: null });
+      const r = await runStack(stack, "up");
+      expectSucceeded(r);
+      await expectHealthy(stack);
+      expectReadYourWrites(stack);
+      const d = await runStack(stack, "down");
+      expect(d.code).toBe(0);
+      expect(leftovers(stack)).toEqual([]);
+    });
 });

@@ -314,6 +314,15 @@ describe("pgbouncer-configure", () => {
     expect(r.calls.filter((l) => /restart/.test(l))).toEqual([]);
   });
 
+  it("reloads a running pool whose file is unchanged: the run sets back settings that drifted", () => {
+    fs.writeFileSync(path.join(dir, "rw.ini"), "[pgbouncer]\nlisten_port = 5000\nmax_client_conn = 10\n");
+    fs.writeFileSync(path.join(dir, "users.txt"), '"pgbouncer" "pw"\n');
+    const r = run("pgbouncer-configure", vars(5000), '"pgbouncer" "pw"\n');
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.out).toContain("file unchanged");
+    expect(r.calls).toContain("systemctl reload pool@rw.service");
+  });
+
   it("installs a new pool's file on a host that has none, and starts nothing", () => {
     fs.writeFileSync(path.join(dir, "stopped-pool@rw.service"), "");
     const r = run("pgbouncer-configure", vars(5000), '"pgbouncer" "pw"\n');

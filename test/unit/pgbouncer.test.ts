@@ -1,7 +1,10 @@
 import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import {
+  comparableLivePool,
+  comparablePoolSettings,
   pgbouncerSettings,
+  poolDifferences,
   poolAuthSql,
   renderPgbouncerConfig,
   renderPgbouncerIni,
@@ -25,7 +28,9 @@ const spec = pools(dev);
 
 describe("the pools' plan", () => {
   it("is off unless the stack turns it on: HAProxy keeps the clients' ports", () => {
-    const plain = planCluster(resolveSettings(stackFileSettings("dev"), withKey));
+    const { pgbouncer: _on, ...unpooled } = stackFileSettings("dev") as Record<string, unknown>;
+    expect(_on).toEqual({ enabled: true });
+    const plain = planCluster(resolveSettings(unpooled, withKey));
     expect(plain.pgbouncer).toBeUndefined();
     expect(plain.routers[0].listeners).toEqual({ readWrite: 5000, readOnly: 5001 });
     expect(plain.client.directReadWritePort).toBeUndefined();
@@ -86,6 +91,33 @@ describe("pgbouncer.ini", () => {
     expect(() => renderPgbouncerIni("t", { pgbouncer: { listen_addr: "*\nadmin_users = x" } })).toThrow(
       /bad PgBouncer/,
     );
+  });
+});
+
+describe("the pools' drift", () => {
+  const declared = comparablePoolSettings(spec, spec.pools[0]);
+
+  it("compares the settings that shape the pool, and no path or secret", () => {
+    expect(declared).toMatchObject({ listen_port: "5000", pool_mode: "transaction", default_pool_size: "20" });
+    expect(Object.keys(declared).filter((k) => /file|password|query/.test(k) && k !== "query_wait_timeout")).toEqual(
+      [],
+    );
+  });
+
+  it("finds nothing when the running pool holds what is declared (keys it does not report count as declared)", () => {
+    const running = { ...declared, listen_addr: "*", max_prepared_statements: "200" };
+    delete (running as Record<string, string>).client_tls_sslmode;
+    const live = comparableLivePool(running, declared);
+    expect(live).toEqual(declared);
+    expect(poolDifferences(live, declared)).toEqual([]);
+  });
+
+  it("names each setting changed behind the stack's back, live and declared", () => {
+    const live = comparableLivePool({ ...declared, default_pool_size: "5", pool_mode: "session" }, declared);
+    expect(poolDifferences(live, declared)).toEqual([
+      "pool_mode: live session, declared transaction",
+      "default_pool_size: live 5, declared 20",
+    ]);
   });
 });
 

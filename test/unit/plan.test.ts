@@ -59,8 +59,17 @@ describe("planCluster", () => {
       { internal: 5000, external: 5000 },
       { internal: 5001, external: 5001 },
       { internal: 7000, external: 7000 },
+      { internal: 5002, external: 5002 },
+      { internal: 5003, external: 5003 },
     ]);
     expect(plan.hosts[1].published).toEqual([{ internal: 22, external: 2202 }]);
-    expect(plan.client).toEqual({ host: "127.0.0.1", readWritePort: 5000, readOnlyPort: 5001, statsPort: 7000 });
+    expect(plan.client).toEqual({
+      host: "127.0.0.1",
+      readWritePort: 5000,
+      readOnlyPort: 5001,
+      statsPort: 7000,
+      directReadWritePort: 5002,
+      directReadOnlyPort: 5003,
+    });
   });
 });

@@ -67,7 +67,7 @@ describe("local hosts", () => {
     }
   });
 
-  it("publishes SSH of every host and HAProxy's ports of the first router on 127.0.0.1 only", () => {
+  it("publishes SSH of every host and the client ports of the first router on 127.0.0.1 only", () => {
     const ports = Object.fromEntries(
       ofType("docker:index/container:Container").map((c) => [c.inputs.hostname, c.inputs.ports as unknown[]]),
     );
@@ -76,6 +76,8 @@ describe("local hosts", () => {
       { internal: 5000, external: 5000, ip: "127.0.0.1" },
       { internal: 5001, external: 5001, ip: "127.0.0.1" },
       { internal: 7000, external: 7000, ip: "127.0.0.1" },
+      { internal: 5002, external: 5002, ip: "127.0.0.1" },
+      { internal: 5003, external: 5003, ip: "127.0.0.1" },
     ]);
     expect(ports.pg2).toEqual([{ internal: 22, external: 2202, ip: "127.0.0.1" }]);
     expect(ports.bk1).toEqual([{ internal: 22, external: 2204, ip: "127.0.0.1" }]);

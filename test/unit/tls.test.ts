@@ -87,7 +87,7 @@ describe("the plan's certificates", () => {
     );
     expect(pg3?.altNames.dns).toEqual(expect.arrayContaining(["pg3", "localhost", "pg1", "pg2"]));
     const pg1 = plan.tls?.hosts.find((h) => h.host.name === "pg1");
-    expect(pg1?.services).toEqual(["etcd", "postgres", "haproxy", "client"]);
+    expect(pg1?.services).toEqual(["etcd", "postgres", "haproxy", "pgbouncer", "client"]);
   });
 
   it("uses https everywhere and verify-full between members", () => {
