@@ -85,7 +85,9 @@ export class PgbouncerPool extends pulumi.ComponentResource {
     const state = new DynamicConfigState(
       `${name}-state`,
       { declared, live: observed.live, changes: observed.changes, plan: "{}" },
-      { parent: this },
+      // After the router's HAProxy and the auth function, as the steps: an up refused at a host's
+      // first step records no new declared settings here, so the up after it has none to apply.
+      { parent: this, dependsOn: [...(args.access.after ?? []), ...args.startAfter] },
       "PoolConfigState",
     );
     const configure = steps("configure", {

@@ -8,6 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { ETCD_CONFIG_PATH } from "../../configs/etcd";
 import { HAPROXY_CONFIG_PATH } from "../../configs/haproxy";
+import { LOG_PATH, SPOOL_PATH } from "../../configs/pgbackrest";
 import { POOL_TOOL_PATH } from "../../configs/pgbouncer";
 import { KEEPALIVED_CONFIG_PATH } from "../../configs/keepalived";
 import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
@@ -970,7 +971,18 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     if (!(last.slice(0, 24) >= segment)) {
       // What the archiver reports, for the failure message.
       const state = onPrimary("select failed_count, last_failed_wal, last_failed_time from pg_stat_archiver");
-      return `${last.slice(0, 24)} (archiver: failed_count|last_failed_wal|last_failed_time ${state})`;
+      // What waits to be archived, pgBackRest's async queue, and the archiver's processes.
+      const queue = onHost(
+        stack,
+        primaryNow().Member,
+        [
+          `ls ${stack.dataDir}/pg_wal/archive_status | tail -4`,
+          `ls ${SPOOL_PATH}/archive/*/out 2>/dev/null | tail -4`,
+          `tail -5 ${LOG_PATH}/*archive-push-async.log 2>/dev/null`,
+          "ps -eo pid,etimes,args | grep -E 'archiver|archive-push' | grep -v grep || true",
+        ].join("; echo ---; "),
+      );
+      return `${last.slice(0, 24)} (archiver: failed_count|last_failed_wal|last_failed_time ${state})\n${queue}`;
     }
     return last.slice(0, 24);
   };
@@ -980,7 +992,13 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(info.backup.filter((b) => b.type === "full").length).toBeGreaterThanOrEqual(1);
     // Switchovers happened above: the primary is on a later timeline, and its WAL reaches the repository.
     const leader = primaryNow();
-    const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
+    // A write first: with no WAL since the last switch, pg_switch_wal does not switch, and names
+    // the segment just begun, which nothing completes.
+    onPrimary("create table if not exists e2e_archive_probe (at timestamptz)");
+    // In one call (psql prints each statement's result: the name is the last line).
+    const segment = onPrimary("insert into e2e_archive_probe values (now()); select pg_walfile_name(pg_switch_wal())")
+      .split("\n")
+      .at(-1) as string;
     expect(await archivedUpTo(segment, 180)).toBe(segment);
     expect(Number.parseInt(segment.slice(0, 8), 16)).toBe(leader.TL);
     onHost(stack, stack.backupHost ?? "", "runuser -u pgbackrest -- pgbackrest --stanza=postgres check");
@@ -1024,7 +1042,13 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     }
     expect(written).toBe(20);
     expect(psql(stack, stack.rwPort, "select count(*) from away")).toBe("20");
-    const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
+    // A write first: with no WAL since the last switch, pg_switch_wal does not switch, and names
+    // the segment just begun, which nothing completes.
+    onPrimary("create table if not exists e2e_archive_probe (at timestamptz)");
+    // In one call (psql prints each statement's result: the name is the last line).
+    const segment = onPrimary("insert into e2e_archive_probe values (now()); select pg_walfile_name(pg_switch_wal())")
+      .split("\n")
+      .at(-1) as string;
     expect(await archivedUpTo(segment, 180)).toBe(segment);
   });
 
@@ -1070,7 +1094,13 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expectReadYourWrites(stack);
     // A new full backup of the new timeline, and its WAL archived.
     expect(pgbackrestInfo().backup.slice(-1)[0].type).toBe("full");
-    const segment = onPrimary("select pg_walfile_name(pg_switch_wal())");
+    // A write first: with no WAL since the last switch, pg_switch_wal does not switch, and names
+    // the segment just begun, which nothing completes.
+    onPrimary("create table if not exists e2e_archive_probe (at timestamptz)");
+    // In one call (psql prints each statement's result: the name is the last line).
+    const segment = onPrimary("insert into e2e_archive_probe values (now()); select pg_walfile_name(pg_switch_wal())")
+      .split("\n")
+      .at(-1) as string;
     expect(await archivedUpTo(segment, 180)).toBe(segment);
     const again = await runStack(stack, "up");
     expectSucceeded(again);
