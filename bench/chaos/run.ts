@@ -40,6 +40,8 @@ export interface ChaosRecord {
   fault: { start: number; end: number; leaderSeen?: number };
   writes: Verdict["writes"];
   reads: Verdict["reads"];
+  /** The distinct errors of the failed writes (at most five), for telling their causes apart. */
+  errors?: string[];
   /** Time from the fault's end until the after-conditions held. */
   recoverySeconds: number;
   after: { ok: boolean; detail: string; leader?: string; timeline?: number };
@@ -244,7 +246,17 @@ async function measure(
         `longest write gap ${(verdict.writes.longestGapMs / 1000).toFixed(2)} s, failed ${verdict.writes.failed}, ` +
         `lost ${verdict.writes.lost}, ghost ${verdict.writes.ghost}, after: ${after.ok ? "ok" : after.detail}`,
     );
-    const record: ChaosRecord = { ...shared, pooled, writes: verdict.writes, reads: verdict.reads, breakdown };
+    const errors = [
+      ...new Set(samples.filter((x) => x.kind === "write" && !x.ok && x.error).map((x) => x.error as string)),
+    ].slice(0, 5);
+    const record: ChaosRecord = {
+      ...shared,
+      pooled,
+      writes: verdict.writes,
+      reads: verdict.reads,
+      breakdown,
+      ...(errors.length > 0 ? { errors } : {}),
+    };
     return { record, samples };
   });
 }
