@@ -179,7 +179,7 @@ export function renderBenchmarks(all: ChaosRecord[], hogs: HogRecord[]): string 
       "## Through PgBouncer's pools, side by side with HAProxy alone",
       "",
       "On a stack with `pgbouncer.enabled`, two load clients run through the same fault: one through",
-      "PgBouncer's transaction pools on the clients' ports (30 s request timeout: a held statement waits),",
+      "PgBouncer's transaction pools on the clients' ports (10 s request timeout: a held statement waits),",
       "one through HAProxy's direct ports (2 s). The planned switchover is `ctl switchover`'s: the pools are",
       "paused, the leader moves, HAProxy is seen on the new primary, the pools resume.",
       "",
