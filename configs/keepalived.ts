@@ -62,15 +62,18 @@ export function renderKeepalivedConfig(self: string, vip: VipSpec): string {
 
 /**
  * The health check keepalived runs every second: HAProxy's stats page answers on loopback
- * (over TLS, verified against the stack's CA), and so does each of PgBouncer's pools.
+ * (over TLS, verified against the stack's CA), and each of PgBouncer's pools is listening.
+ * A pool is checked by its listening socket (`ss`, from iproute2, which keepalived depends on),
+ * not by a login: a pool paused for a switchover holds new logins until it resumes, and a
+ * check that waited for one would move the address away in the middle of the switchover.
  */
 export function renderVipCheck(statsPort: number, tls = false, poolPorts: number[] = []): string {
   const url = `${tls ? "https" : "http"}://127.0.0.1:${statsPort}/`;
   const haproxy = `curl -fsS -m 1 ${tls ? `--cacert ${CA_PATH} ` : ""}-o /dev/null ${url}`;
-  const pools = poolPorts.map((p) => `pg_isready -q -t 1 -h 127.0.0.1 -p ${p}`);
+  const pools = poolPorts.map((p) => `ss -Hltn 'sport = :${p}' | grep -q .`);
   return [
     "#!/bin/sh",
-    `# Managed by patroni-stack: the virtual IP stays only where HAProxy${pools.length ? " and the pools" : ""} answer${pools.length ? "" : "s"}.`,
+    `# Managed by patroni-stack: the virtual IP stays only where HAProxy answers${pools.length ? " and the pools listen" : ""}.`,
     pools.length ? [haproxy, ...pools].join(" && ") : `exec ${haproxy}`,
     "",
   ].join("\n");

@@ -142,11 +142,15 @@ describe("the auth function and file", () => {
     expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID");
   });
 
-  it("keeps the virtual IP only where HAProxy and both pools answer", () => {
+  it("keeps the virtual IP only where HAProxy answers and both pools listen", () => {
     const check = renderVipCheck(7000, true, [5000, 5001]);
     expect(check).not.toContain("exec ");
-    expect(check).toContain("pg_isready -q -t 1 -h 127.0.0.1 -p 5000");
-    expect(check).toContain("pg_isready -q -t 1 -h 127.0.0.1 -p 5001");
+    expect(check).toContain("ss -Hltn 'sport = :5000' | grep -q .");
+    expect(check).toContain("ss -Hltn 'sport = :5001' | grep -q .");
+  });
+
+  it("does not log in to a pool to check it (a paused pool holds logins)", () => {
+    expect(renderVipCheck(7000, true, [5000, 5001])).not.toMatch(/pg_isready|psql/);
   });
 });
 
