@@ -73,7 +73,7 @@ export function stanzaInfo(stack: Stack): StanzaInfo {
 }
 
 /** One SQL statement on a member, as postgres over the local socket; its single value. */
-function sqlOn(stack: Stack, m: PatroniMemberSpec, statement: string): string {
+export function sqlOn(stack: Stack, m: PatroniMemberSpec, statement: string): string {
   const argv = ["runuser", "-u", "postgres", "--", `${PG_BIN_LINK}/psql`, "-XAtq", "-h", SOCKET_DIR];
   const r = onHost(stack, m.host, [...argv, "-p", String(m.postgres.port), "-d", "postgres", "-c", statement], {
     stdio: "pipe",
