@@ -3,9 +3,10 @@
  * killed, the leader's host lost, a planned switchover, the clients' router lost (the virtual
  * IP moves) and its read-write PgBouncer killed, under load on the fast profile, with one client
  * through the dev stack's pools and one through HAProxy's direct ports. Each must end with one
- * leader and every replica streaming, without manual steps, and lose no acknowledged write; the
- * pooled client's failed statements in the switchover (held by PAUSE) are printed. The timings go to
- * bench/results/chaos-smoke.json, not into assertions.
+ * leader and every replica streaming, without manual steps, and lose no acknowledged write; in the
+ * switchover (held by PAUSE) the pooled client keeps reaching the virtual IP and fails fewer
+ * statements than the direct one. The timings go to bench/results/chaos-smoke.json, not into
+ * assertions.
  */
 import { runChaos } from "../../bench/chaos/run";
 import { SCENARIOS } from "../../bench/chaos/scenarios";
@@ -39,14 +40,17 @@ describe("chaos smoke (fast profile)", () => {
       expect(r.writes.ok).toBeGreaterThan(100);
       expect(r.reads.ok).toBeGreaterThan(100);
     }
-    // The pools hold their clients through a planned switchover. Measured, not asserted here: on
-    // dev's two routers one statement can still fail (its error is in the record); the seed
-    // stack's e2e test asserts none fails through one router.
+    // The pools hold their clients through a planned switchover on both routers: the virtual IP
+    // stays where it is (no statement fails to reach it), and fewer statements fail than straight
+    // to HAProxy. The count and its errors are printed; on a loaded machine a hold can outlast the
+    // client's 10 s timeout.
     const held = records.find((r) => r.scenario === "switchover" && r.pooled);
-    expect(held).toBeDefined();
+    const unheld = records.find((r) => r.scenario === "switchover" && !r.pooled);
     process.stdout.write(
       `held switchover through the pools: ${held?.writes.failed} failed${held?.errors ? ` (${held.errors.join("; ")})` : ""}\n`,
     );
+    expect((held?.errors ?? []).filter((e) => /EHOSTUNREACH|ECONNREFUSED|ECONNRESET/.test(e))).toEqual([]);
+    expect(held?.writes.failed).toBeLessThan(unheld?.writes.failed ?? 0);
     // A switchover and a lost leader move the leadership to a new timeline.
     const changed = records.filter((r) => ["switchover", "leader-host-lost"].includes(r.scenario));
     expect(changed).toHaveLength(4);
