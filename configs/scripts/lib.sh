@@ -186,6 +186,21 @@ json_field() {
   python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
+# backup_input INPUT KEY_FILE CONFIG_FILE: the backup steps' stdin, JSON {"privateKey",
+# "peerPublicKey", "config"}, kept in INPUT; the private key and pgbackrest.conf are written to
+# their files (private to root), the peer's public key is printed. The caller removes the files.
+backup_input() {
+  local was
+  was=$(umask)
+  umask 077
+  cat >"$1"
+  json_field privateKey <"$1" >"$2"
+  json_field config <"$1" >"$3"
+  umask "$was"
+  [ -s "$3" ] || die "no pgbackrest.conf on stdin"
+  json_field peerPublicKey <"$1"
+}
+
 # ssh_trust USER KEY_FILE PEER_PUBLIC_KEY FROM PEER...: the backup's SSH trust between USER here
 # and the peers: USER's identity (the private key in KEY_FILE), the one peer key it accepts (from
 # the FROM addresses only, without forwarding or a terminal), the peers' host keys as scanned

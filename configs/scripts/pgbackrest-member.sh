@@ -8,13 +8,7 @@ input=$(mktemp)
 key=$(mktemp)
 conf=$(mktemp)
 trap 'rm -f "$input" "$key" "$conf"' EXIT
-umask 077
-cat >"$input"
-json_field privateKey <"$input" >"$key"
-json_field config <"$input" >"$conf"
-peer_key=$(json_field peerPublicKey <"$input")
-umask 022
-[ -s "$conf" ] || die "no pgbackrest.conf on stdin"
+peer_key=$(backup_input "$input" "$key" "$conf")
 install -d -m 0750 -o postgres -g postgres "$SPOOL_PATH"
 install -d -m 0770 -o postgres -g postgres "$LOG_PATH"
 install -d -m 0755 "$(dirname "$CONFIG_PATH")"

@@ -9,13 +9,7 @@ input=$(mktemp)
 key=$(mktemp)
 conf=$(mktemp)
 trap 'rm -f "$input" "$key" "$conf"' EXIT
-umask 077
-cat >"$input"
-json_field privateKey <"$input" >"$key"
-json_field config <"$input" >"$conf"
-peer_key=$(json_field peerPublicKey <"$input")
-umask 022
-[ -s "$conf" ] || die "no pgbackrest.conf on stdin"
+peer_key=$(backup_input "$input" "$key" "$conf")
 if ! getent passwd "$REPO_USER" >/dev/null; then
   useradd --system --create-home --home-dir "$REPO_HOME" --shell /bin/bash --password '*' "$REPO_USER"
   log "created user $REPO_USER"
