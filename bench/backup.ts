@@ -15,28 +15,17 @@
  *   npx ts-node --swc bench/backup.ts
  */
 import { spawn } from "child_process";
-import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
 import { pgSettings, queryOnce, startWriting, type Endpoint } from "./chaos/client";
 import { endpoints } from "./chaos/run";
-import { writeReport } from "./chaos/report";
-import {
-  ENGINE,
-  ctlOk,
-  makeStack,
-  onHost,
-  patronictlList,
-  removeStack,
-  runStack,
-  type TestStack,
-} from "../test/e2e/stack";
+import { onDeployedStack, runAsMain, saveRecord } from "./harness";
+import { ENGINE, ctlOk, makeStack, onHost, patronictlList, type TestStack } from "../test/e2e/stack";
 import type { StanzaInfo } from "../configs/backupInfo";
 import { formatTargetTime } from "../configs/backupInfo";
 
 const ROOT = path.resolve(__dirname, "..");
-const RESULTS = path.join(ROOT, "bench", "results", "backup.json");
 const SCALE = 70;
 const SWITCHES = 6;
 
@@ -162,9 +151,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const stack = makeStack("dev", 46, { kind: "bench" });
-  try {
-    const up = await runStack(stack, "up");
-    if (up.code !== 0) throw new Error(`up failed:\n${up.output.slice(-2000)}`);
+  await onDeployedStack(stack, "backup", async (up) => {
     const { rw } = endpoints(stack);
     let leader = leaderOf(stack);
     process.stdout.write(`deployed (${up.seconds.toFixed(1)} s); pgbench -i -s ${SCALE} on ${leader}\n`);
@@ -250,17 +237,8 @@ async function main(): Promise<void> {
       },
       restore: { ...restore, rows_before_target: 500, rows_found: found },
     };
-    fs.writeFileSync(RESULTS, `${JSON.stringify(record, null, 2)}\n`);
-    writeReport(path.join(ROOT, "bench", "results"), path.join(ROOT, "docs"));
-    await runStack(stack, "down");
-  } finally {
-    removeStack(stack);
-  }
-}
-
-if (require.main === module) {
-  main().catch((e: Error) => {
-    process.stderr.write(`bench: ${e.message}\n`);
-    process.exit(1);
+    saveRecord("backup.json", record);
   });
 }
+
+runAsMain(module, main);

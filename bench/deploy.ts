@@ -6,7 +6,8 @@
  *
  *   npx ts-node --swc bench/deploy.ts
  */
-import { deployPhases, makeStack, recordBenchmark, removeStack, runStack } from "../test/e2e/stack";
+import { mustRun, onDeployedStack, runAsMain } from "./harness";
+import { deployPhases, makeStack, recordBenchmark } from "../test/e2e/stack";
 
 const SHAPES: [label: string, patroni: number][] = [
   ["dev-1-replica", 2],
@@ -24,29 +25,21 @@ async function main(): Promise<void> {
         roles: { etcd: names.slice(0, 3), patroni: names.slice(0, members), haproxy: names.slice(0, 2) },
       },
     });
-    try {
-      const up = await runStack(stack, "up");
-      if (up.code !== 0) throw new Error(`${label}: up failed:\n${up.output.slice(-2000)}`);
-      const noop = await runStack(stack, "up");
-      if (noop.code !== 0) throw new Error(`${label}: no-op up failed:\n${noop.output.slice(-2000)}`);
-      const down = await runStack(stack, "down");
-      if (down.code !== 0) throw new Error(`${label}: down failed:\n${down.output.slice(-2000)}`);
-      recordBenchmark(label, {
-        deploy_s: up.seconds,
-        noop_s: noop.seconds,
-        destroy_s: down.seconds,
-        ...deployPhases(up.events, stack.leader),
-      });
-      process.stdout.write(
-        `${label}: deploy ${up.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s, destroy ${down.seconds.toFixed(1)} s\n`,
-      );
-    } finally {
-      removeStack(stack);
-    }
+    const {
+      result: noop,
+      up,
+      down,
+    } = await onDeployedStack(stack, label, () => mustRun(stack, "up", `${label} no-op`));
+    recordBenchmark(label, {
+      deploy_s: up.seconds,
+      noop_s: noop.seconds,
+      destroy_s: down.seconds,
+      ...deployPhases(up.events, stack.leader),
+    });
+    process.stdout.write(
+      `${label}: deploy ${up.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s, destroy ${down.seconds.toFixed(1)} s\n`,
+    );
   }
 }
 
-main().catch((e: Error) => {
-  process.stderr.write(`bench: ${e.message}\n`);
-  process.exit(1);
-});
+runAsMain(module, main);

@@ -12,18 +12,14 @@
  *   npx ts-node --swc bench/pgbench.ts [--clients 50] [--seconds 60] [--scale 10]
  */
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import * as os from "os";
-import * as path from "path";
 import { parseArgs } from "util";
 import { pgpassLine } from "../configs/pgpass";
 import { CA_PATH } from "../configs/tls";
 import { endpoints } from "./chaos/run";
-import { writeReport } from "./chaos/report";
-import { ENGINE, makeStack, onHost, removeStack, runStack, type TestStack } from "../test/e2e/stack";
+import { onDeployedStack, runAsMain, saveRecord } from "./harness";
+import { ENGINE, makeStack, onHost, type TestStack } from "../test/e2e/stack";
 
-const ROOT = path.resolve(__dirname, "..");
-const RESULTS = path.join(ROOT, "bench", "results", "pgbench.json");
 /** Where the runner host keeps the superuser's password for pgbench (mode 0600, removed after). */
 const PGPASS = "/root/.pgpass-bench";
 
@@ -97,9 +93,7 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const scale = Number(values.scale);
   const stack = makeStack("dev", 47, { kind: "bench", overrides: { pgbouncer: { enabled: true } } });
-  try {
-    const up = await runStack(stack, "up");
-    if (up.code !== 0) throw new Error(`up failed:\n${up.output.slice(-2000)}`);
+  await onDeployedStack(stack, "pgbench", async (up) => {
     if (!stack.pool || !stack.directRouterPorts) throw new Error("the bench stack has no transaction pools");
     const { rw } = endpoints(stack);
     const host = runner(stack);
@@ -148,18 +142,9 @@ async function main(): Promise<void> {
       poolSize: stack.pool?.size ?? 0,
       runs,
     };
-    fs.writeFileSync(RESULTS, `${JSON.stringify(record, null, 2)}\n`);
-    writeReport(path.join(ROOT, "bench", "results"), path.join(ROOT, "docs"));
+    saveRecord("pgbench.json", record);
     onHost(stack, host, `rm -f ${PGPASS}`);
-    await runStack(stack, "down");
-  } finally {
-    removeStack(stack);
-  }
-}
-
-if (require.main === module) {
-  main().catch((e: Error) => {
-    process.stderr.write(`bench: ${e.message}\n`);
-    process.exit(1);
   });
 }
+
+runAsMain(module, main);

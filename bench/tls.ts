@@ -7,22 +7,11 @@
  *
  *   npx ts-node --swc bench/tls.ts
  */
-import * as path from "path";
 import { startWriting } from "./chaos/client";
 import { endpoints } from "./chaos/run";
-import { writeReport } from "./chaos/report";
-import {
-  editConfig,
-  makeStack,
-  patronictlList,
-  recordBenchmark,
-  removeStack,
-  runStack,
-  switchover,
-  type TestStack,
-} from "../test/e2e/stack";
+import { mustRun, onDeployedStack, regenerateReport, runAsMain } from "./harness";
+import { editConfig, makeStack, patronictlList, recordBenchmark, switchover, type TestStack } from "../test/e2e/stack";
 
-const ROOT = path.resolve(__dirname, "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `change` under the chaos client's writes; the longest write gap and the failed and lost writes. */
@@ -60,9 +49,7 @@ async function main(): Promise<void> {
   for (const tls of [false, true]) {
     const label = tls ? "dev-tls-on" : "dev-tls-off";
     const stack = makeStack("dev", 47, { kind: "bench", overrides: { tls: { enabled: tls } } });
-    try {
-      const up = await runStack(stack, "up");
-      if (up.code !== 0) throw new Error(`${label}: up failed:\n${up.output.slice(-2000)}`);
+    const { result: values } = await onDeployedStack(stack, label, async (up) => {
       const values: Record<string, number> = { deploy_s: up.seconds };
       const sw = await underLoad(stack, `${label}-switchover`, () => planned(stack));
       Object.assign(values, {
@@ -74,9 +61,7 @@ async function main(): Promise<void> {
         let seconds = 0;
         const renewal = await underLoad(stack, `${label}-renewal`, async () => {
           editConfig(stack, "tls", { enabled: true, validityDays: 400 });
-          const r = await runStack(stack, "up");
-          if (r.code !== 0) throw new Error(`${label}: renewal up failed:\n${r.output.slice(-2000)}`);
-          seconds = r.seconds;
+          seconds = (await mustRun(stack, "up", `${label} renewal`)).seconds;
         });
         Object.assign(values, {
           renewal_s: seconds,
@@ -85,18 +70,12 @@ async function main(): Promise<void> {
           renewal_lost_writes: renewal.lost,
         });
       }
-      const down = await runStack(stack, "down");
-      if (down.code !== 0) throw new Error(`${label}: down failed:\n${down.output.slice(-2000)}`);
-      recordBenchmark(label, values);
-      process.stdout.write(`${label}: ${JSON.stringify(values)}\n`);
-    } finally {
-      removeStack(stack);
-    }
+      return values;
+    });
+    recordBenchmark(label, values);
+    process.stdout.write(`${label}: ${JSON.stringify(values)}\n`);
   }
-  writeReport(path.join(ROOT, "bench", "results"), path.join(ROOT, "docs"));
+  regenerateReport();
 }
 
-main().catch((e: Error) => {
-  process.stderr.write(`bench: ${e.message}\n`);
-  process.exit(1);
-});
+runAsMain(module, main);
