@@ -9,7 +9,7 @@ import { writeReport } from "./chaos/report";
 import { removeStack, runStack, type RunResult, type TestStack } from "../test/e2e/stack";
 
 const ROOT = path.resolve(__dirname, "..");
-export const RESULTS_DIR = path.join(ROOT, "bench", "results");
+const RESULTS_DIR = path.join(ROOT, "bench", "results");
 
 /** `runStack`, failing with the end of the output when the command does not succeed. */
 export async function mustRun(stack: TestStack, command: "up" | "down", label: string): Promise<RunResult> {

@@ -134,13 +134,18 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor<T>(what: string, seconds: number, probe: () => T | undefined): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  seconds: number,
+  probe: () => T | undefined,
+  intervalMs = 1000,
+): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
     const got = probe();
     if (got !== undefined) return got;
     if (Date.now() > deadline) throw new CtlError(`timed out after ${seconds} s waiting for ${what}`);
-    await sleep(1000);
+    await sleep(intervalMs);
   }
 }
 

@@ -9,7 +9,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { renderMemberTable } from "../configs/memberTable";
-import { backupStatus, runBackupVerb, sqlOn, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
+import { backupStatus, runBackupVerb, sqlOn, waitFor, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
 import { clientFiles } from "./connection";
 import {
   clusterView,
@@ -55,16 +55,14 @@ ${BACKUP_USAGE}`;
 async function acceptsWrites(stack: Stack, name: string): Promise<void> {
   const spec = stack.plan.patroni.members.find((m) => m.name === name);
   if (!spec) throw new CtlError(`the new leader ${name} is not a member of stack ${stack.name}`);
-  const until = Date.now() + 60_000;
-  for (;;) {
+  const takesWrites = () => {
     try {
-      if (sqlOn(stack, spec, "SELECT pg_is_in_recovery()") === "f") return;
+      return sqlOn(stack, spec, "SELECT pg_is_in_recovery()") === "f" ? true : undefined;
     } catch {
-      // Not answering yet: PostgreSQL is restarting or promoting.
+      return undefined; // not answering yet: PostgreSQL is restarting or promoting
     }
-    if (Date.now() > until) throw new CtlError(`${name} still refuses writes 60 s after the switchover`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  };
+  await waitFor(`${name} to take writes after the switchover`, 60, takesWrites, 200);
 }
 
 const LOG_UNITS: Record<string, string> = {
