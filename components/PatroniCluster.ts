@@ -165,6 +165,8 @@ export class PatroniCluster extends pulumi.ComponentResource {
     const replicas = plan.patroni.replicas.map((m) => patroniNode(m, [leader]));
 
     // Day-2 parameter and DCS changes, once every member is up.
+    const poolPassword = plan.pgbouncer ? this.password("pgbouncer") : undefined;
+    const rwPool = plan.pgbouncer?.pools.find((p) => p.name === "rw");
     const dcs = new PatroniDynamicConfig(
       `${name}-dcs`,
       {
@@ -173,10 +175,20 @@ export class PatroniCluster extends pulumi.ComponentResource {
         members: [leader, ...replicas],
         superuserPassword: secrets.apply((sec) => sec.superuser),
         caCertificate: tls?.caCertificate,
+        pools:
+          poolPassword && rwPool
+            ? {
+                routers: plan.routers.map((r) => ({
+                  address: r.host.address,
+                  poolPort: rwPool.listenPort,
+                  haproxyPort: rwPool.serverPort,
+                })),
+                password: poolPassword,
+              }
+            : undefined,
       },
       { parent: this },
     );
-    const poolPassword = plan.pgbouncer ? this.password("pgbouncer") : undefined;
     const { passwords: userPasswords, step: rolesStep } = this.roles(secrets, leader, poolPassword);
 
     // The stanza once the leader archives with the declared parameters (a running cluster that

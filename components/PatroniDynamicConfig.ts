@@ -22,6 +22,8 @@ import {
   parameterProblems,
 } from "../configs/dcsDiff";
 import { PATRONI_CONFIG_PATH, SYSTEM_USERS } from "../configs/patroni";
+import { POOL_AUTH_USER } from "../configs/pgbouncer";
+import { CA_PATH } from "../configs/tls";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
 import { DynamicConfigState } from "./DynamicConfigState";
@@ -42,6 +44,12 @@ export interface PatroniDynamicConfigArgs {
   timeout?: number;
   /** The stack's CA (TLS stacks): the live configuration is read over verified TLS. */
   caCertificate?: pulumi.Output<string>;
+  /**
+   * PgBouncer's read-write pools (`pgbouncer.enabled`), held with PAUSE while the leader restarts
+   * so that their clients wait instead of failing: where each listens and its router's HAProxy
+   * read-write port, and the auth user's password (sent on the step's stdin, as a secret).
+   */
+  pools?: { routers: { address: string; poolPort: number; haproxyPort: number }[]; password: pulumi.Output<string> };
 }
 
 /** The problems of declared parameters, as the error that stops a preview or an up. */
@@ -52,7 +60,7 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
 
   constructor(name: string, args: PatroniDynamicConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:PatroniDynamicConfig", name, {}, opts);
-    const { plan } = args;
+    const { plan, pools } = args;
     const dcs = plan.patroni.dcs;
     const declaredConfig = renderDynamicConfig(dcs);
     const declared = comparableDeclared(declaredConfig);
@@ -105,13 +113,23 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
         runsAfter: state.appliedAt,
         // The changes and their patch as planned at preview and up, sent as they are (one
         // computation of the diff).
-        stdin: state.plan,
+        stdin: pools
+          ? pulumi.secret(
+              pulumi
+                .all([state.plan, pools.password])
+                .apply(([text, poolPassword]) => JSON.stringify({ ...JSON.parse(text), poolPassword })),
+            )
+          : state.plan,
         script: renderScript("patroni-dcs", {
           MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
           CONFIG_PATH: PATRONI_CONFIG_PATH,
           RESTART_POLICY: dcs.restartPolicy,
           LOOP_WAIT: dcs.loopWait,
           TIMEOUT: args.timeout ?? 300,
+          POOLS: (pools?.routers ?? []).map((r) => `${r.address}:${r.poolPort}:${r.haproxyPort}`),
+          POOL_USER: POOL_AUTH_USER,
+          POOL_SSLMODE: plan.tls ? "verify-full" : "prefer",
+          CA_PATH,
         }),
       },
       { parent: this, dependsOn: [...args.members, state] },

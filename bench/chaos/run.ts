@@ -74,6 +74,12 @@ export interface ChaosOptions {
   label: string;
   /** The repository stack the `dev` scenarios run on (default dev). */
   on?: string;
+  /**
+   * A stack already up, of the scenarios' single topology and the single profile, to run on
+   * instead of deploying one: it is left up (the end-to-end suite runs the smoke on its own
+   * cluster and destroys it afterwards).
+   */
+  deployed?: TestStack;
   log?: (line: string) => void;
 }
 
@@ -351,15 +357,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const run = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
   const result: ChaosResult = { records: [], hogs: [], timelines: {} };
   const topologies = [...new Set(o.scenarios.map((s) => s.topology))];
+  if (o.deployed && (topologies.length !== 1 || o.profiles.length !== 1)) {
+    throw new Error(`a deployed stack serves one topology and one profile, not ${topologies} / ${o.profiles}`);
+  }
   for (const profile of o.profiles) {
     for (const topology of topologies) {
       // The dev scenarios can run on another three-member stack (e.g. bookworm) with --on.
       const source = topology === "dev" ? (o.on ?? "dev") : topology;
-      const stack = makeStack(source, SLOTS[topology], { kind: "chaos", overrides: { cluster: { profile } } });
-      log(`${topology} [${profile}]: deploying ${stack.name} with ${ENGINE}`);
+      const stack =
+        o.deployed ?? makeStack(source, SLOTS[topology], { kind: "chaos", overrides: { cluster: { profile } } });
       try {
-        const up = await runStack(stack, "up");
-        if (up.code !== 0) throw new Error(`up failed:\n${up.output.slice(-3000)}`);
+        if (o.deployed) {
+          log(`${topology} [${profile}]: on ${stack.name}, already up`);
+        } else {
+          log(`${topology} [${profile}]: deploying ${stack.name} with ${ENGINE}`);
+          const up = await runStack(stack, "up");
+          if (up.code !== 0) throw new Error(`up failed:\n${up.output.slice(-3000)}`);
+        }
         await prepare(endpoints(stack).rw);
         for (const s of o.scenarios.filter((x) => x.topology === topology)) {
           if (s.pooledOnly && !stack.pooled) {
@@ -385,9 +399,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           result.hogs.push(h);
         }
       } finally {
-        const down = await runStack(stack, "down");
-        if (down.code !== 0) log(`down failed (removing the containers):\n${down.output.slice(-2000)}`);
-        removeStack(stack);
+        if (!o.deployed) {
+          const down = await runStack(stack, "down");
+          if (down.code !== 0) log(`down failed (removing the containers):\n${down.output.slice(-2000)}`);
+          removeStack(stack);
+        }
       }
     }
   }

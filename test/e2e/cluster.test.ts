@@ -2,7 +2,8 @@
  * End to end, for the default (dev) topology and the field guide's (seed) topology, on local
  * containers: up from nothing, the cluster works through HAProxy, a second up changes nothing,
  * destroy runs in reverse start order and leaves nothing behind, and an interrupted up followed by
- * another up converges. Timings go to bench/results/e2e.json.
+ * another up converges; on dev, the chaos smoke (./chaosSmoke.ts) then runs on that cluster.
+ * Timings go to bench/results/e2e.json.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -43,6 +44,7 @@ import {
   switchover,
   TestStack,
 } from "./stack";
+import { expectChaosSmoke } from "./chaosSmoke";
 
 jest.setTimeout(30 * 60 * 1000);
 
@@ -571,9 +573,27 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       // `+ work_mem : "12mb"` inside `declared.parameters`).
       expect(preview.output).toMatch(/\+\s+(parameters\.)?work_mem\s*: "12mb"/);
 
-      const r = await runStack(stack, "up");
+      // A client writing through the read-write port (the pools on a pooled stack) meanwhile.
+      const client = await startWriting(endpoints(stack).rw, "restart", 300, requestTimeoutMs(stack));
+      let r: RunResult;
+      try {
+        r = await runStack(stack, "up");
+      } finally {
+        await client.stop();
+      }
       expectSucceeded(r);
       expect(changedSteps(r)).toEqual(["postgres-dcs-apply-run", "postgres-dcs-state"]);
+      const verdict = await client.verify();
+      process.stdout.write(
+        `rolling restart under a writing client (${stack.pooled ? "pooled" : "direct"}): ${verdict.writes.failed} failed, longest gap ${verdict.writes.longestGapMs} ms\n`,
+      );
+      timings.parameter_change_failed_writes = verdict.writes.failed;
+      expect(verdict.writes.lost).toBe(0);
+      // The pools hold their clients while the leader restarts: no statement fails.
+      if (stack.pooled) {
+        expect(r.output).toMatch(/holding the clients of the read-write pool on/);
+        expect(verdict.writes.failed).toBe(0);
+      }
       // Every member restarted once, the leader last; it stayed the leader on the same timeline.
       const restarts = [...r.output.matchAll(/restarting PostgreSQL on (\S+) \((\w+)\)/g)].map((m) => m[1]);
       const members = patronictlList(stack, stack.leader);
@@ -1252,8 +1272,22 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       expectSucceeded(r);
       await expectHealthy(stack);
       expectReadYourWrites(stack);
-      const d = await runStack(stack, "down");
-      expect(d.code).toBe(0);
-      expect(leftovers(stack)).toEqual([]);
     });
+
+  // The chaos smoke runs on the cluster that converged (a deploy of its own would cost minutes).
+  itOn(
+    ["dev"],
+    "recovers by itself from each smoke fault under load, losing no acknowledged write (chaos smoke)",
+    async () => {
+      expect(stateResources(stack)).toBeGreaterThan(0);
+      await expectChaosSmoke(stack);
+    },
+  );
+
+  it("leaves nothing behind at the last down", async () => {
+    const d = await runStack(stack, "down");
+    expect(d.code).toBe(0);
+    expect(leftovers(stack)).toEqual([]);
+    expect(stateResources(stack)).toBe(0);
+  });
 });

@@ -426,11 +426,15 @@ export function stateResources(stack: TestStack): number {
     if (!fs.existsSync(file)) return 0;
     return (JSON.parse(fs.readFileSync(file, "utf8")) as { resources: unknown[] }).resources.length;
   }
+  // No backend yet: nothing of this stack has run.
+  if (!fs.existsSync(path.join(stack.dir, ".pulumi-state"))) return 0;
   const exportState = () =>
     spawnSync("pulumi", ["stack", "export", "--stack", stack.name], {
       cwd: stack.dir,
       env: { ...engineEnv(stack), PATH: `${toolchainBin()}:${process.env.PATH}` },
       encoding: "utf8",
+      // A deployed cluster's state is several megabytes.
+      maxBuffer: 256 * 1024 * 1024,
     });
   let r = exportState();
   for (let i = 0; i < 3 && r.status !== 0 && !/no stack named/i.test(r.stderr); i++) {
@@ -439,7 +443,7 @@ export function stateResources(stack: TestStack): number {
   }
   if (r.status !== 0) {
     if (/no stack named/i.test(r.stderr)) return 0;
-    throw new Error(`pulumi stack export --stack ${stack.name} failed: ${r.stderr.trim()}`);
+    throw new Error(`pulumi stack export --stack ${stack.name} failed: ${r.error?.message ?? r.stderr.trim()}`);
   }
   const resources = (JSON.parse(r.stdout) as { deployment?: { resources?: { type: string }[] } }).deployment?.resources;
   return (resources ?? []).filter((x) => !x.type.startsWith("pulumi:")).length;

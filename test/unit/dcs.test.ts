@@ -54,6 +54,25 @@ describe("the apply step (PATCH /config, then restarts)", () => {
       "restapi:\n  authentication:\n    username: patroni\n    password: api-secret\n",
     );
     fs.writeFileSync(path.join(dir, "state.json"), "{}");
+    // psql's stand-in: one JSON line per statement (where, what, whether a password came in the
+    // environment, and its whole command line).
+    fs.mkdirSync(path.join(dir, "bin"));
+    fs.writeFileSync(
+      path.join(dir, "bin", "psql"),
+      [
+        "#!/usr/bin/env python3",
+        "import json, os, re, sys",
+        "a = sys.argv[1:]",
+        "conn, sql = a[a.index('-d') + 1], a[a.index('-c') + 1]",
+        "where = dict(re.findall(r'(\\w+)=(\\S+)', conn))",
+        "line = {'method': 'SQL', 'member': where['host'] + ':' + where['port'], 'path': where['dbname'], 'body': sql,",
+        "        'auth': os.environ.get('PGPASSWORD') == 'pool-secret', 'argv': ' '.join(a), 'tls': where.get('sslmode')}",
+        "open(os.environ['PSQL_LOG'], 'a').write(json.dumps(line) + '\\n')",
+        "if sql == 'SELECT pg_is_in_recovery()': print('f')",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
     server = spawn("/usr/bin/python3", [
       path.join(__dirname, "..", "fixtures", "fake-patroni.py"),
       path.join(dir, "state.json"),
@@ -82,8 +101,12 @@ describe("the apply step (PATCH /config, then restarts)", () => {
     fs.rmSync(path.join(dir, "requests.log"), { force: true });
   }
 
-  /** The step as an up runs it: with the patch the program planned from the live configuration. */
-  function apply(postgresql: RawSettings["postgresql"]) {
+  /**
+   * The step as an up runs it: with the patch the program planned from the live configuration
+   * (and, with `pools`, the read-write pools of two routers; `psql` is a stand-in that logs each
+   * statement to the same request log and answers `f` to pg_is_in_recovery()).
+   */
+  function apply(postgresql: RawSettings["postgresql"], pools = false) {
     const s = settingsWith(postgresql);
     const script = renderScript("patroni-dcs", {
       MEMBERS: ["pg1", "pg2", "pg3"].map((m) => `${m}=http://127.0.0.1:${port}/${m}`),
@@ -91,19 +114,47 @@ describe("the apply step (PATCH /config, then restarts)", () => {
       RESTART_POLICY: s.restartPolicy,
       LOOP_WAIT: 0,
       TIMEOUT: 10,
+      POOLS: pools ? ["127.0.0.11:5000:5002", "127.0.0.12:5000:5002"] : [],
+      POOL_USER: "pgbouncer",
+      POOL_SSLMODE: "verify-full",
+      CA_PATH: "/etc/patroni-stack/tls/ca.crt",
     });
-    const plan = stablePatchText({
+    const planned = {
       changes: ["a change as the preview shows it"],
       patch: dcsPatch(live, renderDynamicConfig(s)),
+    };
+    const plan = pools ? JSON.stringify({ ...planned, poolPassword: "pool-secret" }) : stablePatchText(planned);
+    // psql's stand-in first on the script's own PATH.
+    const withStub = script.replace(
+      /^export LC_ALL=C PATH=.*$/m,
+      `export LC_ALL=C PATH=${path.join(dir, "bin")}:$PATH`,
+    );
+    const r = spawnSync("bash", ["-c", withStub], {
+      encoding: "utf8",
+      input: plan,
+      env: {
+        ...process.env,
+        PSQL_LOG: path.join(dir, "requests.log"),
+      },
     });
-    const r = spawnSync("bash", ["-c", script], { encoding: "utf8", input: plan });
     const log = path.join(dir, "requests.log");
     const requests = fs.existsSync(log)
       ? fs
           .readFileSync(log, "utf8")
           .trim()
           .split("\n")
-          .map((l) => JSON.parse(l) as { method: string; member: string; body?: unknown; auth: boolean })
+          .map(
+            (l) =>
+              JSON.parse(l) as {
+                method: string;
+                member: string;
+                path?: string;
+                body?: unknown;
+                auth: boolean;
+                argv?: string;
+                tls?: string;
+              },
+          )
       : [];
     return { status: r.status, output: r.stdout + r.stderr, requests };
   }
@@ -139,6 +190,38 @@ describe("the apply step (PATCH /config, then restarts)", () => {
     expect(r.requests.slice(1).map((q) => `${q.method} ${q.member}`)).toEqual(["POST pg2", "POST pg3", "POST pg1"]);
     expect(r.output).toMatch(/rolling restart done/);
     expect(r.output).not.toContain("api-secret");
+  });
+
+  it("holds the read-write pools' clients around the leader's restart only (PAUSE, then RECONNECT and RESUME)", () => {
+    cluster(current(defaults));
+    const r = apply({ parameters: { max_connections: 200 } }, true);
+    expect(r.status).toBe(0);
+    const steps = r.requests.map((q) =>
+      q.method === "SQL" ? `${q.member}/${q.path} ${String(q.body)}` : `${q.method} ${q.member}`,
+    );
+    const pause = ["127.0.0.11:5000/pgbouncer PAUSE", "127.0.0.12:5000/pgbouncer PAUSE"];
+    const release = (router: string) => [
+      `${router}:5002/postgres SELECT pg_is_in_recovery()`,
+      `${router}:5000/pgbouncer RECONNECT`,
+      `${router}:5000/pgbouncer RESUME`,
+    ];
+    // The replicas restart unheld; the leader between the PAUSEs and the RESUMEs, which wait
+    // until each router's HAProxy sends writes to a primary again.
+    expect(steps).toEqual([
+      "PATCH pg1",
+      "POST pg2",
+      "POST pg3",
+      ...pause,
+      "POST pg1",
+      ...release("127.0.0.11"),
+      ...release("127.0.0.12"),
+    ]);
+    const sql = r.requests.filter((q) => q.method === "SQL");
+    // As the auth user, over verified TLS, the password in the environment only.
+    for (const q of sql) expect(q).toMatchObject({ auth: true, tls: "verify-full" });
+    expect(sql.map((q) => String(q.argv)).join("\n")).not.toContain("pool-secret");
+    expect(r.output).not.toContain("pool-secret");
+    expect(r.output).toMatch(/holding the clients of the read-write pool on 127\.0\.0\.11:5000/);
   });
 
   it("resets every parameter the config does not declare: one it set before, one set by hand", () => {
