@@ -22,7 +22,7 @@ import { PATRONI_CONFIG_PATH, PG_BIN_LINK, SOCKET_DIR } from "../configs/patroni
 import { ClusterView } from "../configs/memberTable";
 import { renderScript } from "../configs/scripts";
 import { BackupSpec, localContainerName, localPrefix, PatroniMemberSpec } from "../plan";
-import { clusterView, CtlError, flag, loadStack, onHost, option, Stack, stackNames } from "./stack";
+import { clusterView, CtlError, flag, loadStack, onHost, option, sleep, Stack, stackNames, waitFor } from "./stack";
 
 export const BACKUP_VERBS = ["backup", "backups", "restore"];
 
@@ -128,25 +128,6 @@ async function confirm(stack: Stack, question: string): Promise<boolean> {
   });
   rl.close();
   return answer.trim() === stack.name;
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitFor<T>(
-  what: string,
-  seconds: number,
-  probe: () => T | undefined,
-  intervalMs = 1000,
-): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const got = probe();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new CtlError(`timed out after ${seconds} s waiting for ${what}`);
-    await sleep(intervalMs);
-  }
 }
 
 function systemctl(stack: Stack, m: PatroniMemberSpec, action: "start" | "stop") {

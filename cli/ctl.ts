@@ -9,7 +9,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { renderMemberTable } from "../configs/memberTable";
-import { backupStatus, runBackupVerb, sqlOn, waitFor, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
+import { backupStatus, runBackupVerb, sqlOn, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
 import { clientFiles } from "./connection";
 import {
   clusterView,
@@ -23,6 +23,7 @@ import {
   patronictl,
   runOnHost,
   Stack,
+  waitFor,
 } from "./stack";
 import { poolCommand, renderPoolReport, withPoolsHeld, PoolHold } from "./pools";
 import { statsUrl } from "../configs/haproxy";

@@ -19,6 +19,26 @@ export const ROOT = path.resolve(__dirname, "..");
 /** An error the user can act on: printed as is, exit code 1. */
 export class CtlError extends Error {}
 
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Poll `probe` every `intervalMs` until it gives a value; a CtlError naming `what` after `seconds`. */
+export async function waitFor<T>(
+  what: string,
+  seconds: number,
+  probe: () => T | undefined,
+  intervalMs = 1000,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const got = probe();
+    if (got !== undefined) return got;
+    if (Date.now() > deadline) throw new CtlError(`timed out after ${seconds} s waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
 export interface Stack {
   name: string;
   dir: string;
