@@ -573,8 +573,10 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       // `+ work_mem : "12mb"` inside `declared.parameters`).
       expect(preview.output).toMatch(/\+\s+(parameters\.)?work_mem\s*: "12mb"/);
 
-      // A client writing through the read-write port (the pools on a pooled stack) meanwhile.
-      const client = await startWriting(endpoints(stack).rw, "restart", 300, requestTimeoutMs(stack));
+      // A client writing through the read-write port (the pools on a pooled stack) meanwhile. The
+      // pools hold its statements for the length of the leader's restart (about 10 s on 2 busy
+      // cores): its own timeout is longer, as a client's that is to be held must be.
+      const client = await startWriting(endpoints(stack).rw, "restart", 300, 30_000);
       let r: RunResult;
       try {
         r = await runStack(stack, "up");
@@ -588,6 +590,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         `rolling restart under a writing client (${stack.pooled ? "pooled" : "direct"}): ${verdict.writes.failed} failed, longest gap ${verdict.writes.longestGapMs} ms\n`,
       );
       timings.parameter_change_failed_writes = verdict.writes.failed;
+      timings.parameter_change_write_gap_s = verdict.writes.longestGapMs / 1000;
       expect(verdict.writes.lost).toBe(0);
       // The pools hold their clients while the leader restarts: no statement fails.
       if (stack.pooled) {
