@@ -9,7 +9,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { renderMemberTable } from "../configs/memberTable";
-import { backupStatus, runBackupVerb, sqlOn, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
+import { backupStatus, runBackupVerb, BACKUP_VERBS, BACKUP_USAGE } from "./backup";
 import { clientFiles } from "./connection";
 import {
   clusterView,
@@ -23,7 +23,6 @@ import {
   patronictl,
   runOnHost,
   Stack,
-  waitFor,
 } from "./stack";
 import { poolCommand, renderPoolReport, withPoolsHeld, PoolHold } from "./pools";
 import { statsUrl } from "../configs/haproxy";
@@ -48,23 +47,6 @@ const USAGE = `usage: STACK=<stack> npm run ctl -- <verb> [arguments]   (STACK d
   logs M [patroni|postgresql|etcd|haproxy] [--lines N]
                                 the last lines of a service's log on member host M
 ${BACKUP_USAGE}`;
-
-/**
- * Wait (up to 60 s) until the new leader's PostgreSQL has left recovery: the leader key moves
- * before the promotion ends, and a held statement released earlier would meet a read-only server.
- */
-async function acceptsWrites(stack: Stack, name: string): Promise<void> {
-  const spec = stack.plan.patroni.members.find((m) => m.name === name);
-  if (!spec) throw new CtlError(`the new leader ${name} is not a member of stack ${stack.name}`);
-  const takesWrites = () => {
-    try {
-      return sqlOn(stack, spec, "SELECT pg_is_in_recovery()") === "f" ? true : undefined;
-    } catch {
-      return undefined; // not answering yet: PostgreSQL is restarting or promoting
-    }
-  };
-  await waitFor(`${name} to take writes after the switchover`, 60, takesWrites, 200);
-}
 
 const LOG_UNITS: Record<string, string> = {
   patroni: "patroni",
@@ -114,11 +96,12 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
       }
       return withPoolsHeld(runOnHost(stack), poolHold(stack), async () => {
         switchover();
-        const primary = currentLeader(stack);
-        await acceptsWrites(stack, primary);
-        return primary;
-      }).then((ms) => {
-        console.log(`clients of the pools were held for ${(ms / 1000).toFixed(1)} s, none dropped`);
+        return currentLeader(stack);
+      }).then((t) => {
+        const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        console.log(
+          `clients of the pools were held for ${s(t.heldMs)} (pause ${s(t.pauseMs)}, switchover ${s(t.moveMs)}, until the new primary took writes through every router ${s(t.resumeMs)}), none dropped`,
+        );
         return 0;
       });
     }

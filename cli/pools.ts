@@ -22,14 +22,18 @@ export interface PoolHold {
   routeTimeoutS?: number;
 }
 
-/** One admin command on a router's pool (PAUSE, RESUME, RECONNECT, SHOW ...). */
-export function poolCommand(pool: PoolName, command: string, psqlOptions = "-q"): string {
-  return `${POOL_TOOL_PATH} ${pool} ${psqlOptions} -c '${command}'`;
+/** Admin commands on a router's pool (PAUSE, RESUME, RECONNECT, SHOW ...), in one session. */
+export function poolCommand(pool: PoolName, command: string | string[], psqlOptions = "-q"): string {
+  const commands = typeof command === "string" ? [command] : command;
+  return `${POOL_TOOL_PATH} ${pool} ${psqlOptions} ${commands.map((c) => `-c '${c}'`).join(" ")}`;
 }
+
+/** The pools whose server connections reach the primary, and so must see it take writes. */
+const WRITE_POOLS: readonly PoolName[] = ["rw"];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Whether the router's HAProxy sends read-write clients to `primary` alone. */
+/** Whether the router's HAProxy has `primary` alone UP in its read-write backend. */
 async function routesTo(run: HostRun, router: string, statsUrl: string, primary: string): Promise<boolean> {
   try {
     const states = serverStates(await run(router, `curl -s -m 3 '${statsUrl};csv'`, 10), READ_WRITE_LISTENER);
@@ -41,49 +45,117 @@ async function routesTo(run: HostRun, router: string, statsUrl: string, primary:
 }
 
 /**
- * Hold the clients of every pool while `move` changes the primary: PAUSE waits for running
- * transactions to end and then holds new ones; `move` returns the member that is primary now;
- * once every router's HAProxy sends read-write clients to it alone, the pools drop their server
- * connections to the old primary (RECONNECT) and RESUME: held statements run on the new primary.
- * The pools are resumed whatever happens. Returns how long clients were held.
+ * One command for a router: RECONNECT and RESUME on each of `pools`, prints `resumed`. With
+ * `guardS`, it first waits (at most that long, on the router itself) until a connection made the
+ * way a read-write pool makes its server connections (through HAProxy's direct listener) reaches a
+ * server out of recovery, and resumes nothing if none does. Patroni's REST API (and so HAProxy's
+ * check) calls a member primary as soon as it has asked PostgreSQL to promote, before PostgreSQL
+ * takes writes: statements resumed then would fail as read-only.
  */
-export async function withPoolsHeld(run: HostRun, hold: PoolHold, move: () => Promise<string>): Promise<number> {
+export function resumeCommand(pools: readonly PoolName[], guardS?: number): string {
+  // The pools resume side by side (each is a PgBouncer of its own).
+  const resume = `${pools.map((p) => `{ ${poolCommand(p, ["RECONNECT", "RESUME"])} || true; } &`).join(" ")} wait; echo resumed`;
+  const writable = pools.filter((p) => WRITE_POOLS.includes(p));
+  if (guardS === undefined || writable.length === 0) return resume;
+  const probes = writable.map(
+    (p) => `[ "$(POOL_SERVER=1 ${poolCommand(p, "SELECT pg_is_in_recovery()", "-qAt")} 2>/dev/null)" = f ]`,
+  );
+  return `deadline=$((SECONDS + ${guardS})); until ${probes.join(" && ")}; do [ "$SECONDS" -lt "$deadline" ] || exit 0; sleep 0.2; done; ${resume}`;
+}
+
+/** Wait for every promise to settle, then reject with the first failure, if any. */
+async function settleAll(all: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(all)).find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+/** How long each part of a hold took (ms): the PAUSEs, the move, the resumes after it; and in all. */
+export interface HoldTimes {
+  pauseMs: number;
+  moveMs: number;
+  resumeMs: number;
+  heldMs: number;
+}
+
+/**
+ * Hold the clients of every pool while `move` changes the primary: PAUSE waits for running
+ * transactions to end and then holds new ones; `move` returns the member that is primary now.
+ * Each router resumes as soon as its HAProxy sends read-write clients to that primary alone and
+ * the primary takes writes: the pools drop their server connections to the old primary
+ * (RECONNECT) and RESUME, and held statements run on the new primary. When the new primary is
+ * known beforehand (`candidate`), the routers watch for it while `move` runs, so clients go on as
+ * soon as it takes writes, not when `move` returns. The pools are resumed whatever happens.
+ */
+export async function withPoolsHeld(
+  run: HostRun,
+  hold: PoolHold,
+  move: () => Promise<string>,
+  candidate?: string,
+): Promise<HoldTimes> {
   const pools = hold.pools ?? POOL_NAMES;
   const pauseTimeout = hold.pauseTimeoutS ?? 30;
-  const paused: [string, PoolName][] = [];
-  const targets = hold.routers.flatMap((r) => pools.map((p) => [r, p] as [string, PoolName]));
+  const paused = new Map<string, PoolName[]>();
   const started = Date.now();
+  const times: HoldTimes = { pauseMs: 0, moveMs: 0, resumeMs: 0, heldMs: 0 };
+  let done = false;
   try {
-    await Promise.all(
-      targets.map(async ([router, pool]) => {
+    // One command per router: its pools pause one after the other. Every PAUSE ends (or fails)
+    // before anything is resumed, and a PAUSE cut short by its timeout may still have taken
+    // effect: it is resumed too.
+    await settleAll(
+      hold.routers.map(async (router) => {
+        paused.set(router, [...pools]);
+        const pause = pools.map((p) => `timeout ${pauseTimeout} ${poolCommand(p, "PAUSE")}`).join(" && ");
         try {
-          await run(router, `timeout ${pauseTimeout} ${poolCommand(pool, "PAUSE")}`, pauseTimeout + 10);
+          await run(router, pause, pools.length * pauseTimeout + 10);
         } catch (e) {
           throw new Error(
-            `PAUSE of the ${pool} pool on ${router} did not finish within ${pauseTimeout} s (a transaction kept running?): nothing was switched. ${(e as Error).message}`,
+            `PAUSE of the pools on ${router} did not finish within ${pauseTimeout} s (a transaction kept running?): nothing was switched. ${(e as Error).message}`,
           );
-        } finally {
-          // A PAUSE cut short by its timeout may still have taken effect: resume it too.
-          paused.push([router, pool]);
         }
       }),
     );
-    const primary = await move();
+    times.pauseMs = Date.now() - started;
     const until = Date.now() + (hold.routeTimeoutS ?? 60) * 1000;
-    for (const router of hold.routers) {
-      while (!(await routesTo(run, router, hold.statsUrl, primary))) {
-        if (Date.now() > until) throw new Error(`HAProxy on ${router} does not send read-write clients to ${primary}`);
-        await sleep(100);
-      }
-    }
-  } finally {
-    await Promise.all(
-      paused.map(([router, pool]) =>
-        run(router, `${poolCommand(pool, "RECONNECT")}; ${poolCommand(pool, "RESUME")}`, 30).catch(() => undefined),
-      ),
+    const release = (primary: string) =>
+      settleAll(
+        hold.routers.map(async (router) => {
+          const late = () =>
+            new Error(`HAProxy on ${router} does not send read-write clients to ${primary}, or it takes no writes`);
+          while (!(await routesTo(run, router, hold.statsUrl, primary))) {
+            if (done || Date.now() > until) throw late();
+            await sleep(100);
+          }
+          const resume = resumeCommand(paused.get(router) ?? [], 10);
+          while (!(await run(router, resume, 60).catch(() => "")).includes("resumed")) {
+            if (done || Date.now() > until) throw late();
+            await sleep(100);
+          }
+          paused.delete(router);
+        }),
+      );
+    const moving = move().then(
+      (primary) => {
+        times.moveMs = Date.now() - started - times.pauseMs;
+        return primary;
+      },
+      (e: unknown) => {
+        done = true; // nothing to watch for any more
+        throw e;
+      },
     );
+    const resumed = async (primary: string) => {
+      await release(primary);
+      times.heldMs = Date.now() - started;
+    };
+    await (candidate ? settleAll([moving, resumed(candidate)]) : moving.then(resumed));
+  } finally {
+    done = true;
+    await Promise.all([...paused].map(([router, held]) => run(router, resumeCommand(held), 60).catch(() => undefined)));
+    times.heldMs ||= Date.now() - started;
   }
-  return Date.now() - started;
+  times.resumeMs = Math.max(0, times.heldMs - times.pauseMs - times.moveMs);
+  return times;
 }
 
 /** A pool's SHOW output as rows of named columns (psql --csv). */

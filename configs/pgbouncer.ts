@@ -230,10 +230,14 @@ export const POOL_TOOL_PATH = "/usr/local/sbin/patroni-stack-pool";
 /**
  * `patroni-stack-pool POOL [PSQL ARGS...]`: psql on POOL's admin console (SHOW POOLS, PAUSE,
  * RESUME, RECONNECT), as the auth user, whose password it reads from the auth file into the
- * environment (never a command line). POOL_DB and POOL_HOST reach a database through the pool.
+ * environment (never a command line). POOL_DB and POOL_HOST reach a database through the pool;
+ * POOL_SERVER=1 reaches it the way the pool's server connections do, through HAProxy's direct
+ * listener (verified on a TLS stack), which tells whether RESUME would send statements to a
+ * primary that takes writes.
  */
 export function renderPoolTool(spec: PgbouncerSpec): string {
-  const cases = spec.pools.map((p) => `  ${p.name}) port=${p.listenPort} ;;`);
+  const cases = spec.pools.map((p) => `  ${p.name}) port=${p.listenPort} server=${p.serverPort} ;;`);
+  const serverTls = spec.tls ? ` sslmode=verify-full sslrootcert=${CA_PATH}` : "";
   return [
     "#!/bin/bash",
     "# Managed by patroni-stack: psql on a PgBouncer pool's admin console (or POOL_DB through it).",
@@ -251,6 +255,9 @@ export function renderPoolTool(spec: PgbouncerSpec): string {
     'fields = re.findall(r"\\"((?:[^\\"]|\\"\\")*)\\"", open(sys.argv[1]).readline())',
     `print(fields[1].replace("\\"\\"", "\\""))' ${POOL_AUTH_FILE})`,
     "export PGPASSWORD",
+    'if [ -n "${POOL_SERVER:-}" ]; then',
+    `  exec psql -X -d "host=127.0.0.1 port=$server user=${POOL_AUTH_USER} dbname=\${POOL_DB:-postgres} connect_timeout=3${serverTls}" "$@"`,
+    "fi",
     `exec psql -X -h "\${POOL_HOST:-/run/patroni-stack-pgbouncer-$pool}" -p "$port" -U ${POOL_AUTH_USER} -d "\${POOL_DB:-pgbouncer}" "$@"`,
     "",
   ].join("\n");

@@ -153,21 +153,29 @@ export async function settle(stack: TestStack, timeoutS: number): Promise<Health
  * A planned switchover through Patroni's REST API, with the credentials in patroni.yml on the
  * host; on a stack with transaction pools, with their clients held as `ctl switchover` does.
  */
-export async function switchover(stack: TestStack, from: string, to: string): Promise<void> {
+export async function switchover(stack: TestStack, from: string, to: string): Promise<Record<string, string>> {
   const move = async () => {
     await exec(stack, from, renderSwitchoverCommand(stack.restUrls[from], from, to));
     return to;
   };
   if (!stack.pooled) {
     await move();
-    return;
+    return {};
   }
   const run = (host: string, command: string, timeoutS: number) => exec(stack, host, command, timeoutS);
-  await withPoolsHeld(
+  const t = await withPoolsHeld(
     run,
     { routers: stack.routers, statsUrl: statsUrl("127.0.0.1", stack.routerPorts.stats, stack.tls) },
     move,
+    to,
   );
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  return {
+    held_s: s(t.heldMs),
+    hold_pause_s: s(t.pauseMs),
+    hold_switchover_s: s(t.moveMs),
+    hold_resume_s: s(t.resumeMs),
+  };
 }
 
 /** The router clients reach: the holder of the virtual IP, or the first router without one. */

@@ -252,10 +252,10 @@ export const SCENARIOS: Scenario[] = [
       const from = await current(stack);
       const to = await replicaOf(stack);
       marks.faultStart();
-      await switchover(stack, from, to);
+      const hold = await switchover(stack, from, to);
       await newLeader(stack, from, marks, 60);
       marks.faultEnd();
-      return { from, to };
+      return { from, to, ...hold };
     },
   },
   {

@@ -9,16 +9,27 @@ const csv = (primary: string) =>
     "postgres_rw,BACKEND,0,UP",
   ].join("\n");
 
-/** A fake fleet: records each command per router; the stats page shows `primary`. */
-function fleet(fail?: RegExp) {
+/**
+ * A fake fleet: records each command per router; the stats page shows `primary`, and a
+ * connection through HAProxy's direct listener finds it in recovery for `recoveryProbes` probes
+ * (a guarded resume then gives up without resuming, as its shell loop does past its deadline).
+ */
+function fleet(fail?: RegExp, recoveryProbes = 0) {
   const calls: string[] = [];
+  const resumed: string[] = [];
   let primary = "pg1";
+  let inRecovery = recoveryProbes;
   const run = async (host: string, command: string) => {
     calls.push(`${host}: ${command}`);
     if (fail?.test(command)) throw new Error("refused");
+    if (command.includes("POOL_SERVER=1 ") && inRecovery-- > 0) return "";
+    if (command.includes("RESUME")) {
+      resumed.push(host);
+      return "resumed\n";
+    }
     return command.includes(";csv") ? csv(primary) : "";
   };
-  return { calls, run, promote: (m: string) => (primary = m) };
+  return { calls, resumed, run, promote: (m: string) => (primary = m) };
 }
 
 describe("holding the pools through a switchover", () => {
@@ -38,9 +49,63 @@ describe("holding the pools through a switchover", () => {
     ]);
     const after = f.calls.map((c) => c.replace(/^pg\d: /, ""));
     const lastCheck = after.map((c) => c.includes(";csv")).lastIndexOf(true);
-    const resumes = after.filter((c) => /RECONNECT'; .*RESUME'$/.test(c));
+    const resumes = after.filter((c) => /-c 'RECONNECT' -c 'RESUME' \|\| true; \} & wait; echo resumed$/.test(c));
     expect(resumes).toHaveLength(2);
+    expect(resumes[0]).toMatch(
+      /until \[ "\$\(POOL_SERVER=1 .*patroni-stack-pool rw -qAt -c 'SELECT pg_is_in_recovery\(\)' /,
+    );
     expect(after.findIndex((c) => c.includes("RESUME"))).toBeGreaterThan(lastCheck);
+    expect(f.resumed.sort()).toEqual(["pg1", "pg2"]);
+  });
+
+  it("resumes only once a connection the way the pool makes them reaches a primary out of recovery", async () => {
+    // Patroni's REST API (and so HAProxy) calls the candidate primary before PostgreSQL leaves
+    // recovery: statements resumed then fail as read-only.
+    const f = fleet(undefined, 6);
+    await withPoolsHeld(f.run, hold, async () => {
+      f.calls.splice(0);
+      f.promote("pg2");
+      return "pg2";
+    });
+    const probes = f.calls.filter((c) => c.includes("POOL_SERVER=1 "));
+    expect(probes).toHaveLength(8); // 6 in recovery, then one per router
+    expect(f.resumed.sort()).toEqual(["pg1", "pg2"]);
+  });
+
+  it("with the new primary known, resumes as soon as it takes writes, before the switchover call returns", async () => {
+    const f = fleet();
+    let resumedMeanwhile: string[] = [];
+    await withPoolsHeld(
+      f.run,
+      hold,
+      async () => {
+        f.promote("pg2");
+        await new Promise((r) => setTimeout(r, 1000)); // Patroni's API answers a while after
+        resumedMeanwhile = [...f.resumed];
+        return "pg2";
+      },
+      "pg2",
+    );
+    expect(resumedMeanwhile.sort()).toEqual(["pg1", "pg2"]);
+  });
+
+  it("stops watching for the new primary when the switchover fails, and resumes", async () => {
+    const f = fleet();
+    await expect(
+      withPoolsHeld(
+        f.run,
+        hold,
+        async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          throw new Error("refused by Patroni");
+        },
+        "pg2",
+      ),
+    ).rejects.toThrow(/refused by Patroni/);
+    const polls = f.calls.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(f.calls.length).toBe(polls);
+    expect(f.resumed.sort()).toEqual(["pg1", "pg2"]);
   });
 
   it("resumes the pools when the switchover fails", async () => {
@@ -61,7 +126,7 @@ describe("holding the pools through a switchover", () => {
         moved = true;
         return "pg2";
       }),
-    ).rejects.toThrow(/PAUSE of the rw pool on pg\d did not finish/);
+    ).rejects.toThrow(/PAUSE of the pools on pg\d did not finish/);
     expect(moved).toBe(false);
     expect(f.calls.filter((c) => c.includes("RESUME"))).toHaveLength(2);
   });
