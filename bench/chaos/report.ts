@@ -179,15 +179,20 @@ export function renderBenchmarks(all: ChaosRecord[], hogs: HogRecord[]): string 
       "## Through PgBouncer's pools, side by side with HAProxy alone",
       "",
       "On a stack with `pgbouncer.enabled`, two load clients run through the same fault: one through",
-      "PgBouncer's transaction pools on the clients' ports (10 s request timeout: a held statement waits),",
-      "one through HAProxy's direct ports (2 s). The planned switchover is `ctl switchover`'s: the pools are",
-      "paused, the leader moves, HAProxy is seen on the new primary, the pools resume.",
+      "PgBouncer's transaction pools on the clients' ports (a held statement waits: its request timeout",
+      "is in the table), one through HAProxy's direct ports. The planned switchover is held as `ctl",
+      "switchover` holds it: the pools are paused, the leader moves, and each router resumes once its",
+      "HAProxy has the new primary alone UP and a connection through HAProxy's direct listener finds it",
+      "out of recovery. The hold's parts: the PAUSEs, the switchover call, then until every router resumed.",
       "",
-      "| scenario | profile | failed writes (direct / pooled) | gap (direct / pooled) | lost (direct / pooled) | after |",
-      "| --- | --- | --- | --- | --- | --- |",
+      "| scenario | profile | failed writes (direct / pooled) | gap (direct / pooled) | lost (direct / pooled) | request timeout (direct / pooled) | hold (pause + switchover + resume) | after |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- |",
       ...pooled.map((p) => {
         const d = direct(p);
-        return `| ${p.scenario} | ${p.profile} | ${pair(d?.writes.failed, p.writes.failed)} | ${pair(d && `${secs(d.writes.longestGapMs)} s`, `${secs(p.writes.longestGapMs)} s`)} | ${pair(d?.writes.lost, p.writes.lost)} | ${p.after.ok ? "ok" : `**${esc(p.after.detail)}**`} |`;
+        const timeout = (r?: ChaosRecord) => (r?.requestTimeoutMs ? `${secs(r.requestTimeoutMs)} s` : "—");
+        const f = p.facts;
+        const hold = f.held_s ? `${f.held_s} s (${f.hold_pause_s} + ${f.hold_switchover_s} + ${f.hold_resume_s})` : "—";
+        return `| ${p.scenario} | ${p.profile} | ${pair(d?.writes.failed, p.writes.failed)} | ${pair(d && `${secs(d.writes.longestGapMs)} s`, `${secs(p.writes.longestGapMs)} s`)} | ${pair(d?.writes.lost, p.writes.lost)} | ${pair(timeout(d), timeout(p))} | ${hold} | ${p.after.ok ? "ok" : `**${esc(p.after.detail)}**`} |`;
       }),
     );
   }

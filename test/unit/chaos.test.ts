@@ -58,9 +58,16 @@ describe("the chaos report", () => {
   });
 
   it("keeps the pooled clients out of the main table and sets them beside the direct ones", () => {
-    const md = renderBenchmarks([record("fast", 1100, false, 3), record("fast", 2900, true, 0)], []);
+    const held = {
+      ...record("fast", 2900, true, 0),
+      requestTimeoutMs: 60_000,
+      facts: { held_s: "3.4", hold_pause_s: "0.5", hold_switchover_s: "1.9", hold_resume_s: "1.0" },
+    };
+    const md = renderBenchmarks([{ ...record("fast", 1100, false, 3), requestTimeoutMs: 2000 }, held], []);
     expect(md).toContain("| [a planned switchover under load](#switchover) | 1.10 s | — |");
-    expect(md).toContain("| switchover | fast | 3 / 0 | 1.10 s / 2.90 s | 0 / 0 | ok |");
+    expect(md).toContain(
+      "| switchover | fast | 3 / 0 | 1.10 s / 2.90 s | 0 / 0 | 2.00 s / 60.0 s | 3.4 s (0.5 + 1.9 + 1.0) | ok |",
+    );
     expect(recordKey(record("fast", 1, true))).toBe("switchover/fast/pooled");
     expect(recordKey(record("fast", 1, false))).toBe("switchover/fast");
   });
