@@ -24,7 +24,7 @@ import {
   runOnHost,
   Stack,
 } from "./stack";
-import { poolCommand, renderPoolReport, withPoolsHeld, PoolHold } from "./pools";
+import { holdSeconds, poolCommand, renderPoolReport, withPoolsHeld, PoolHold } from "./pools";
 import { statsUrl } from "../configs/haproxy";
 
 const USAGE = `usage: STACK=<stack> npm run ctl -- <verb> [arguments]   (STACK defaults to dev)
@@ -98,9 +98,9 @@ function run(verb: string | undefined, args: string[]): number | Promise<number>
         switchover();
         return currentLeader(stack);
       }).then((t) => {
-        const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        const s = holdSeconds(t);
         console.log(
-          `clients of the pools were held for ${s(t.heldMs)} (pause ${s(t.pauseMs)}, switchover ${s(t.moveMs)}, until the new primary took writes through every router ${s(t.resumeMs)}), none dropped`,
+          `clients of the pools were held for ${s.held} s (pause ${s.pause} s, switchover ${s.move} s, until the new primary took writes through every router ${s.resume} s), none dropped`,
         );
         return 0;
       });

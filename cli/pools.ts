@@ -77,6 +77,12 @@ export interface HoldTimes {
   heldMs: number;
 }
 
+/** A hold's parts in seconds, one decimal (as ctl prints them and the chaos records keep them). */
+export function holdSeconds(t: HoldTimes): { held: string; pause: string; move: string; resume: string } {
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  return { held: s(t.heldMs), pause: s(t.pauseMs), move: s(t.moveMs), resume: s(t.resumeMs) };
+}
+
 /**
  * Hold the clients of every pool while `move` changes the primary: PAUSE waits for running
  * transactions to end and then holds new ones; `move` returns the member that is primary now.

@@ -22,6 +22,8 @@ export interface HaproxyRouterArgs {
   plan: ClusterPlan;
   access: HostAccess;
   timeout?: number;
+  /** What must run before the config changes (the hand-over of a removed member's primary role). */
+  configureAfter?: pulumi.Resource[];
   /** What must be up before HAProxy starts (every Patroni member). */
   startAfter?: pulumi.Resource[];
 }
@@ -55,7 +57,7 @@ export class HaproxyRouter extends pulumi.ComponentResource {
         }),
         shows: config,
       },
-      [install],
+      [install, ...(args.configureAfter ?? [])],
     );
     const start = steps(
       "start",

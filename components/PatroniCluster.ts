@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ClusterPlan, PatroniMemberSpec } from "../plan";
-import { PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
+import { PATRONI_CONFIG_PATH, PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
 import { renderRolesInput } from "../configs/roles";
 import { renderScript } from "../configs/scripts";
 import { TRANSPORT_PATH } from "../configs/tls";
@@ -23,7 +23,7 @@ import { BackupRepository } from "./BackupRepository";
 import { MemberBackupArgs } from "./PatroniNode";
 import { ed25519KeyPair, SshKeyPair } from "./sshKey";
 import { S3Keys } from "../configs/pgbackrest";
-import { poolAuthSql, POOL_AUTH_USER } from "../configs/pgbouncer";
+import { heldPools, poolAuthSql, poolHoldVars, POOL_AUTH_USER } from "../configs/pgbouncer";
 import { PgbouncerPool } from "./PgbouncerPool";
 
 export interface PatroniClusterArgs {
@@ -166,30 +166,43 @@ export class PatroniCluster extends pulumi.ComponentResource {
 
     // Day-2 parameter and DCS changes, once every member is up.
     const poolPassword = plan.pgbouncer ? this.password("pgbouncer") : undefined;
-    const rwPool = plan.pgbouncer?.pools.find((p) => p.name === "rw");
+    const held = poolPassword
+      ? { routers: heldPools(plan.routers, plan.pgbouncer), password: poolPassword }
+      : undefined;
+    // A member being removed that holds the primary role hands it over before any router drops it,
+    // and before the steps that work on the declared members' primary (roles, DCS, backup).
+    const handback = new RemoteScript(
+      `${name}-handback`,
+      {
+        host: plan.patroni.leader.host,
+        access: this.access(plan.patroni.leader.host.name),
+        file: "patroni-handback.sh",
+        script: renderScript("patroni-handback", {
+          MEMBERS: plan.patroni.members.map((m) => `${m.name}=${m.restUrl}`),
+          LEADER: plan.patroni.leader.name,
+          CONFIG_PATH: PATRONI_CONFIG_PATH,
+          TIMEOUT: 300,
+          ...poolHoldVars(held?.routers ?? [], plan.tls !== undefined),
+        }),
+        stdin: held
+          ? pulumi.secret(held.password.apply((poolPassword) => JSON.stringify({ poolPassword })))
+          : undefined,
+      },
+      { parent: this, dependsOn: [leader] },
+    );
     const dcs = new PatroniDynamicConfig(
       `${name}-dcs`,
       {
         plan,
         access: this.access(plan.patroni.leader.host.name),
-        members: [leader, ...replicas],
+        members: [leader, ...replicas, handback],
         superuserPassword: secrets.apply((sec) => sec.superuser),
         caCertificate: tls?.caCertificate,
-        pools:
-          poolPassword && rwPool
-            ? {
-                routers: plan.routers.map((r) => ({
-                  address: r.host.address,
-                  poolPort: rwPool.listenPort,
-                  haproxyPort: rwPool.serverPort,
-                })),
-                password: poolPassword,
-              }
-            : undefined,
+        pools: held,
       },
       { parent: this },
     );
-    const { passwords: userPasswords, step: rolesStep } = this.roles(secrets, leader, poolPassword);
+    const { passwords: userPasswords, step: rolesStep } = this.roles(secrets, [leader, handback], poolPassword);
 
     // The stanza once the leader archives with the declared parameters (a running cluster that
     // turns archiving on restarts through the DCS step first).
@@ -214,7 +227,13 @@ export class PatroniCluster extends pulumi.ComponentResource {
       (router) =>
         new HaproxyRouter(
           `${name}-haproxy-${router.name}`,
-          { router, plan, access: this.access(router.host.name), startAfter: [leader, ...replicas] },
+          {
+            router,
+            plan,
+            access: this.access(router.host.name),
+            configureAfter: [handback],
+            startAfter: [leader, ...replicas],
+          },
           { parent: this },
         ),
     );
@@ -345,7 +364,11 @@ export class PatroniCluster extends pulumi.ComponentResource {
    * The extra roles, created or updated on the primary once the leader is up, and PgBouncer's
    * auth user with its lookup function; their passwords and the step.
    */
-  private roles(secrets: pulumi.Output<PatroniSecrets>, leader: PatroniNode, poolPassword?: pulumi.Output<string>) {
+  private roles(
+    secrets: pulumi.Output<PatroniSecrets>,
+    after: pulumi.Resource[],
+    poolPassword?: pulumi.Output<string>,
+  ) {
     const { plan } = this.args;
     const users = plan.patroni.users;
     const passwords = pulumi.all(users.map((u) => this.password(`user-${u.name}`)));
@@ -372,7 +395,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             ),
         ),
       },
-      { parent: this, dependsOn: [leader] },
+      { parent: this, dependsOn: after },
     );
     return {
       passwords: pulumi.secret(passwords.apply((pws) => Object.fromEntries(users.map((u, i) => [u.name, pws[i]])))),

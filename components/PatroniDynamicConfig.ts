@@ -22,8 +22,7 @@ import {
   parameterProblems,
 } from "../configs/dcsDiff";
 import { PATRONI_CONFIG_PATH, SYSTEM_USERS } from "../configs/patroni";
-import { POOL_AUTH_USER } from "../configs/pgbouncer";
-import { CA_PATH } from "../configs/tls";
+import { HeldPool, poolHoldVars } from "../configs/pgbouncer";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
 import { DynamicConfigState } from "./DynamicConfigState";
@@ -36,7 +35,7 @@ export interface PatroniDynamicConfigArgs {
   plan: ClusterPlan;
   /** Connection to the host the step runs on (the bootstrap leader's). */
   access: HostAccess;
-  /** Every Patroni member: the step runs once they are all up. */
+  /** Every Patroni member (and the hand-back of a removed member's primary role): the step runs once they are all done. */
   members: pulumi.Resource[];
   /** The superuser's password, to read `pg_settings` through the read-write port. */
   superuserPassword: pulumi.Output<string>;
@@ -49,7 +48,7 @@ export interface PatroniDynamicConfigArgs {
    * so that their clients wait instead of failing: where each listens and its router's HAProxy
    * read-write port, and the auth user's password (sent on the step's stdin, as a secret).
    */
-  pools?: { routers: { address: string; poolPort: number; haproxyPort: number }[]; password: pulumi.Output<string> };
+  pools?: { routers: HeldPool[]; password: pulumi.Output<string> };
 }
 
 /** The problems of declared parameters, as the error that stops a preview or an up. */
@@ -126,10 +125,7 @@ export class PatroniDynamicConfig extends pulumi.ComponentResource {
           RESTART_POLICY: dcs.restartPolicy,
           LOOP_WAIT: dcs.loopWait,
           TIMEOUT: args.timeout ?? 300,
-          POOLS: (pools?.routers ?? []).map((r) => `${r.address}:${r.poolPort}:${r.haproxyPort}`),
-          POOL_USER: POOL_AUTH_USER,
-          POOL_SSLMODE: plan.tls ? "verify-full" : "prefer",
-          CA_PATH,
+          ...poolHoldVars(pools?.routers ?? [], plan.tls !== undefined),
         }),
       },
       { parent: this, dependsOn: [...args.members, state] },

@@ -12,6 +12,7 @@
 import type { Packages } from "../plan";
 import { CA_PATH, tlsFiles } from "./tls";
 import { renderUnit } from "./systemd";
+import { shq } from "./scripts";
 
 export const POOL_NAMES = ["rw", "ro"] as const;
 export type PoolName = (typeof POOL_NAMES)[number];
@@ -236,6 +237,8 @@ export const POOL_TOOL_PATH = "/usr/local/sbin/patroni-stack-pool";
  * primary that takes writes.
  */
 export function renderPoolTool(spec: PgbouncerSpec): string {
+  // The auth file's line up to the password: `"pgbouncer" "`.
+  const authPrefix = renderPoolAuthFile(POOL_AUTH_USER, "").replace(/"\n$/, "");
   const cases = spec.pools.map((p) => `  ${p.name}) port=${p.listenPort} server=${p.serverPort} ;;`);
   const serverTls = spec.tls ? ` sslmode=verify-full sslrootcert=${CA_PATH}` : "";
   return [
@@ -250,15 +253,44 @@ export function renderPoolTool(spec: PgbouncerSpec): string {
     ...cases,
     "  *) usage ;;",
     "esac",
-    "PGPASSWORD=$(python3 -c '",
-    "import re, sys",
-    'fields = re.findall(r"\\"((?:[^\\"]|\\"\\")*)\\"", open(sys.argv[1]).readline())',
-    `print(fields[1].replace("\\"\\"", "\\""))' ${POOL_AUTH_FILE})`,
-    "export PGPASSWORD",
+    // The password is the auth file's second field (bash alone: this runs on every hold step).
+    `auth_file=${POOL_AUTH_FILE}`,
+    'IFS= read -r line <"$auth_file"',
+    `password=\${line#${shq(authPrefix)}}`,
+    "password=${password%'\"'}",
+    `export PGPASSWORD=\${password//'""'/'"'}`,
     'if [ -n "${POOL_SERVER:-}" ]; then',
     `  exec psql -X -d "host=127.0.0.1 port=$server user=${POOL_AUTH_USER} dbname=\${POOL_DB:-postgres} connect_timeout=3${serverTls}" "$@"`,
     "fi",
     `exec psql -X -h "\${POOL_HOST:-/run/patroni-stack-pgbouncer-$pool}" -p "$port" -U ${POOL_AUTH_USER} -d "\${POOL_DB:-pgbouncer}" "$@"`,
     "",
   ].join("\n");
+}
+
+/** A read-write pool as the member-side scripts reach it to hold its clients (lib-pools.sh). */
+export interface HeldPool {
+  /** The router's address. */
+  address: string;
+  /** The pool's port (its admin console). */
+  poolPort: number;
+  /** HAProxy's direct read-write listener on the same router: where the pool's servers are. */
+  haproxyPort: number;
+}
+
+/** The read-write pools of a plan's routers, held while the primary restarts or moves. */
+export function heldPools(routers: { host: { address: string } }[], spec: PgbouncerSpec | undefined): HeldPool[] {
+  const rw = spec?.pools.find((p) => p.name === "rw");
+  return rw
+    ? routers.map((r) => ({ address: r.host.address, poolPort: rw.listenPort, haproxyPort: rw.serverPort }))
+    : [];
+}
+
+/** The variables of lib-pools.sh for the scripts that include it. */
+export function poolHoldVars(pools: HeldPool[], tls: boolean): Record<string, string | string[]> {
+  return {
+    POOLS: pools.map((p) => `${p.address}:${p.poolPort}:${p.haproxyPort}`),
+    POOL_USER: POOL_AUTH_USER,
+    POOL_SSLMODE: tls ? "verify-full" : "prefer",
+    CA_PATH,
+  };
 }

@@ -9,7 +9,7 @@ import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { SOURCE_CLIENT_ENV } from "../../configs/tls";
 import { renderSwitchoverCommand } from "../../configs/restApi";
 import { statsUrl } from "../../configs/haproxy";
-import { withPoolsHeld } from "../../cli/pools";
+import { holdSeconds, withPoolsHeld } from "../../cli/pools";
 
 export const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
@@ -169,13 +169,8 @@ export async function switchover(stack: TestStack, from: string, to: string): Pr
     move,
     to,
   );
-  const s = (ms: number) => (ms / 1000).toFixed(1);
-  return {
-    held_s: s(t.heldMs),
-    hold_pause_s: s(t.pauseMs),
-    hold_switchover_s: s(t.moveMs),
-    hold_resume_s: s(t.resumeMs),
-  };
+  const s = holdSeconds(t);
+  return { held_s: s.held, hold_pause_s: s.pause, hold_switchover_s: s.move, hold_resume_s: s.resume };
 }
 
 /** The router clients reach: the holder of the virtual IP, or the first router without one. */

@@ -21,6 +21,7 @@ export const SCRIPT_NAMES = [
   "patroni-start",
   "patroni-stop",
   "patroni-dcs",
+  "patroni-handback",
   "postgres-roles",
   "pgbackrest-member",
   "pgbackrest-repository",
@@ -62,6 +63,14 @@ function source(file: string): string {
   return readFileSync(path.join(__dirname, file), "utf8");
 }
 
+/**
+ * A script's text with its fragments in place: a line `# include: lib-<name>.sh` is replaced by
+ * that file of this folder (functions some scripts share; lib.sh itself precedes every script).
+ */
+export function withIncludes(text: string): string {
+  return text.replace(/^# include: (lib-[a-z-]+\.sh)$/gm, (_line, file: string) => source(file).trim());
+}
+
 /** Render `<name>.sh` with its variables; the result is deterministic for the same input. */
 export function renderScript(name: ScriptName, vars: Record<string, ScriptValue>): string {
   // Every script's etcdctl, curl and psql verify the stack's certificates (see lib.sh).
@@ -79,7 +88,7 @@ export function renderScript(name: ScriptName, vars: Record<string, ScriptValue>
     source("lib.sh").trim(),
     "",
     "require_root",
-    source(`${name}.sh`).trim(),
+    withIncludes(source(`${name}.sh`)).trim(),
     "",
   ].join("\n");
 }

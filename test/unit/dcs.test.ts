@@ -12,6 +12,7 @@ import { planDcs } from "../../plan";
 import { renderDynamicConfig, renderDynamicConfigFile } from "../../configs/dcs";
 import { dcsPatch, stablePatchText } from "../../configs/dcsDiff";
 import { renderScript } from "../../configs/scripts";
+import { poolHoldVars } from "../../configs/pgbouncer";
 import { threeNodeSettings, withKey } from "../fixtures/settings";
 
 const settingsWith = (postgresql: RawSettings["postgresql"]) => {
@@ -124,6 +125,11 @@ describe("the apply step (PATCH /config, then restarts)", () => {
       patch: dcsPatch(live, renderDynamicConfig(s)),
     };
     const plan = pools ? JSON.stringify({ ...planned, poolPassword: "pool-secret" }) : stablePatchText(planned);
+    return run(script, plan);
+  }
+
+  /** A rendered script run in bash with `input` on stdin: its status, output and the requests it made. */
+  function run(script: string, input: string) {
     // psql's stand-in first on the script's own PATH.
     const withStub = script.replace(
       /^export LC_ALL=C PATH=.*$/m,
@@ -131,7 +137,7 @@ describe("the apply step (PATCH /config, then restarts)", () => {
     );
     const r = spawnSync("bash", ["-c", withStub], {
       encoding: "utf8",
-      input: plan,
+      input,
       env: {
         ...process.env,
         PSQL_LOG: path.join(dir, "requests.log"),
@@ -242,6 +248,80 @@ describe("the apply step (PATCH /config, then restarts)", () => {
     expect(r.status).toBe(0);
     expect(r.requests.map((q) => q.method)).toEqual(["PATCH"]);
     expect(r.output).toMatch(/waiting for a restart \(restartPolicy manual\): pg1 pg2 pg3/);
+  });
+
+  describe("the hand-back before the routers drop a member", () => {
+    type FakeState = { members: { name: string; role: string }[] };
+    /** The step as an up that keeps pg1..pg3 runs it, with pg1 the declared leader. */
+    const handback = (primary: string, pools = false, slow = false) => {
+      const members = ["pg1", "pg2", "pg3", "pg4"].map((name) => ({
+        name,
+        role: name === primary ? "leader" : "replica",
+      }));
+      fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify({ config: {}, members, slow }));
+      fs.rmSync(path.join(dir, "requests.log"), { force: true });
+      const script = renderScript("patroni-handback", {
+        MEMBERS: ["pg1", "pg2", "pg3"].map((m) => `${m}=http://127.0.0.1:${port}/${m}`),
+        LEADER: "pg1",
+        CONFIG_PATH: path.join(dir, "patroni.yml"),
+        TIMEOUT: 10,
+        ...poolHoldVars(
+          pools ? ["127.0.0.11", "127.0.0.12"].map((address) => ({ address, poolPort: 5000, haproxyPort: 5002 })) : [],
+          true,
+        ),
+      });
+      const r = run(script, pools ? JSON.stringify({ poolPassword: "pool-secret" }) : "");
+      const roles = (JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as FakeState).members;
+      return { ...r, leader: roles.find((m) => m.role === "leader")?.name };
+    };
+
+    it("does nothing while a member the stack keeps is the primary", () => {
+      const r = handback("pg2");
+      expect(r.status).toBe(0);
+      expect(r.output).toMatch(/the primary pg2 stays a member/);
+      expect(r.requests).toEqual([]);
+      expect(r.leader).toBe("pg2");
+    });
+
+    it("switches a removed member's primary role over to the declared leader, the pools held around it", () => {
+      const r = handback("pg4", true);
+      expect(r.status).toBe(0);
+      expect(r.leader).toBe("pg1");
+      const steps = r.requests.map((q) =>
+        q.method === "SQL" ? `${q.member}/${q.path} ${String(q.body)}` : `${q.method} ${q.member}/${q.path}`,
+      );
+      expect(steps).toEqual([
+        "127.0.0.11:5000/pgbouncer PAUSE",
+        "127.0.0.12:5000/pgbouncer PAUSE",
+        "POST pg1/switchover",
+        ...["127.0.0.11", "127.0.0.12"].flatMap((router) => [
+          `${router}:5002/postgres SELECT pg_is_in_recovery()`,
+          `${router}:5000/pgbouncer RECONNECT`,
+          `${router}:5000/pgbouncer RESUME`,
+        ]),
+      ]);
+      expect(r.requests.find((q) => q.method === "POST")).toMatchObject({
+        auth: true,
+        body: { leader: "pg4", candidate: "pg1" },
+      });
+      expect(r.output).toMatch(/pg4 holds the primary role and is being removed: switching over to pg1 first/);
+      expect(r.output).not.toContain("pool-secret");
+      expect(r.output).not.toContain("api-secret");
+    });
+
+    it("waits for the new primary when the member it asked could not tell how the switchover ended", () => {
+      const r = handback("pg4", false, true);
+      expect(r.status).toBe(0);
+      expect(r.output).toMatch(/did not see the switchover end in time; waiting for pg1 to take over/);
+      expect(r.output).toMatch(/pg1 is the primary; pg4 can stop/);
+    });
+
+    it("switches over without pools to hold on a stack without PgBouncer", () => {
+      const r = handback("pg4");
+      expect(r.status).toBe(0);
+      expect(r.leader).toBe("pg1");
+      expect(r.requests.map((q) => `${q.method} ${q.member}/${q.path}`)).toEqual(["POST pg1/switchover"]);
+    });
   });
 
   it("fails with the member's answer when Patroni refuses the change", () => {

@@ -73,6 +73,18 @@ describe("start order", () => {
     expect(dependsOn("postgres-roles", "postgres-patroni-pg1-start")).toBe(true);
   });
 
+  it("hands a removed member's primary role over once the leader runs, before the routers, roles and DCS steps", () => {
+    expect(dependsOn("postgres-handback", "postgres-patroni-pg1-start")).toBe(true);
+    expect(dependsOn("postgres-haproxy-pg1-configure", "postgres-handback")).toBe(true);
+    expect(dependsOn("vip-haproxy-pg1-configure", "vip-handback")).toBe(true);
+    expect(dependsOn("vip-haproxy-pg2-configure", "vip-handback")).toBe(true);
+    // The steps that look for the primary among the declared members come after it too.
+    expect(dependsOn("postgres-roles", "postgres-handback")).toBe(true);
+    expect(dependsOn("postgres-dcs-apply", "postgres-handback")).toBe(true);
+    // Its script names the members it keeps, so it runs again whenever they change.
+    expect(String(run("postgres-handback").inputs.create)).toMatch(/patroni-handback\.sh # patroni-stack script/);
+  });
+
   it.each(["pg1", "pg2", "pg3"])("applies the dynamic configuration once member %s is up", (m) => {
     expect(dependsOn("postgres-dcs-apply", `postgres-patroni-${m}-start`)).toBe(true);
   });

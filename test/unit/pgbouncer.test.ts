@@ -1,3 +1,7 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import {
@@ -9,7 +13,9 @@ import {
   renderPgbouncerConfig,
   renderPgbouncerIni,
   renderPoolAuthFile,
+  renderPoolTool,
   renderPoolUnit,
+  POOL_AUTH_USER,
 } from "../../configs/pgbouncer";
 import { renderVipCheck } from "../../configs/keepalived";
 import { configProblems, stackFileSettings, withKey } from "../fixtures/settings";
@@ -134,6 +140,29 @@ describe("the auth function and file", () => {
   it("quotes the auth file's fields PgBouncer's way", () => {
     expect(renderPoolAuthFile("pgbouncer", 'a"b')).toBe('"pgbouncer" "a""b"\n');
   });
+
+  it.each(["plainPassword1", 'with "quotes" and $x'])(
+    "gives the admin tool's psql the auth file's password (%s) in its environment only",
+    (password) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-pool-tool-"));
+      try {
+        fs.writeFileSync(path.join(dir, "users.txt"), renderPoolAuthFile(POOL_AUTH_USER, password));
+        fs.writeFileSync(path.join(dir, "psql"), '#!/bin/bash\nprintf "%s|%s" "$PGPASSWORD" "$*"\n', { mode: 0o755 });
+        const tool = renderPoolTool(spec).replace(/^auth_file=.*$/m, `auth_file=${path.join(dir, "users.txt")}`);
+        const r = spawnSync("bash", ["-c", tool, "patroni-stack-pool", "rw", "-c", "SHOW POOLS"], {
+          encoding: "utf8",
+          env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+        });
+        expect(r.status).toBe(0);
+        const [seen, argv] = r.stdout.split("|");
+        expect(seen).toBe(password);
+        expect(argv).not.toContain(password);
+        expect(argv).toContain("-c SHOW POOLS");
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("runs each pool as postgres, reloaded by SIGHUP", () => {
     const unit = renderPoolUnit();
