@@ -592,9 +592,10 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       expect(preview.output).toMatch(/\+\s+(parameters\.)?work_mem\s*: "12mb"/);
 
       // A client writing through the read-write port (the pools on a pooled stack) meanwhile. The
-      // pools hold its statements for the length of the leader's restart (about 10 s on 2 busy
-      // cores): its own timeout is longer, as a client's that is to be held must be.
-      const client = await startWriting(endpoints(stack).rw, "restart", 300, 30_000);
+      // pools hold its statements for the length of the leader's restart (10 s on 2 busy cores,
+      // once 32 s, when PostgreSQL's shutdown took 25 s): its own timeout is longer, as a
+      // client's that is to be held must be (60 s, as the pooled chaos client's).
+      const client = await startWriting(endpoints(stack).rw, "restart", 300, 60_000);
       let r: RunResult;
       try {
         r = await runStack(stack, "up");
