@@ -14,7 +14,10 @@ function authConfig(configPath: string): string {
   return `python3 -c ${shq(read)} ${shq(configPath)}`;
 }
 
-/** A planned switchover from `leader` to `candidate` through the REST API at `restUrl`. */
+/**
+ * A planned switchover from `leader` to `candidate` through the REST API at `restUrl`; a refusal
+ * fails the command with Patroni's answer (e.g. "candidate name does not match") on its output.
+ */
 export function renderSwitchoverCommand(
   restUrl: string,
   leader: string,
@@ -22,5 +25,5 @@ export function renderSwitchoverCommand(
   configPath = PATRONI_CONFIG_PATH,
 ): string {
   const body = JSON.stringify({ leader, candidate });
-  return `${authConfig(configPath)} | curl -sf -m 60 -X POST --config - -d ${shq(body)} ${shq(`${restUrl}/switchover`)}`;
+  return `${authConfig(configPath)} | curl -sS --fail-with-body -m 60 -X POST --config - -d ${shq(body)} ${shq(`${restUrl}/switchover`)}`;
 }

@@ -189,6 +189,14 @@ export class LoadClient {
   }
 }
 
+/** The failed requests, as "write at 12.3 s after 45 ms: <error>" lines (the first `max`), for a report. */
+export function failures(samples: Sample[], max = 5): string[] {
+  return samples
+    .filter((s) => !s.ok)
+    .slice(0, max)
+    .map((s) => `${s.kind} at ${(s.t / 1000).toFixed(1)} s after ${s.latencyMs} ms: ${s.error ?? "?"}`);
+}
+
 /** Successes, failures and the longest gap between two successes (by completion time). */
 export function summarize(samples: Sample[]): KindSummary {
   const done = samples

@@ -16,7 +16,7 @@ import { PATRONI_CONFIG_PATH } from "../../configs/patroni";
 import { CA_PATH, tlsFiles } from "../../configs/tls";
 import { clientFiles } from "../../cli/connection";
 import { Client } from "pg";
-import { Endpoint, pgSettings, queryOnce, startWriting } from "../../bench/chaos/client";
+import { Endpoint, failures, LoadClient, pgSettings, queryOnce, startWriting } from "../../bench/chaos/client";
 import { endpoints, requestTimeoutMs } from "../../bench/chaos/run";
 import {
   ctl as ctlRun,
@@ -126,6 +126,12 @@ const TOPOLOGIES: [string, number][] = [
   ["seed", 2],
   ["bookworm", 3],
 ];
+/** A client's failed requests, one per line after the summary (nothing when none failed). */
+const failedLines = (client: LoadClient) =>
+  failures(client.samples)
+    .map((l) => `\n  ${l}`)
+    .join("");
+
 const selected = (process.env.E2E_TOPOLOGIES ?? "dev,seed").split(",").map((t) => t.trim());
 
 describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
@@ -606,7 +612,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       expect(changedSteps(r)).toEqual(["postgres-dcs-apply-run", "postgres-dcs-state"]);
       const verdict = await client.verify();
       process.stdout.write(
-        `rolling restart under a writing client (${stack.pooled ? "pooled" : "direct"}): ${verdict.writes.failed} failed, longest gap ${verdict.writes.longestGapMs} ms\n`,
+        `rolling restart under a writing client (${stack.pooled ? "pooled" : "direct"}): ${verdict.writes.failed} failed, longest gap ${verdict.writes.longestGapMs} ms${failedLines(client)}\n`,
       );
       timings.parameter_change_failed_writes = verdict.writes.failed;
       timings.parameter_change_write_gap_s = verdict.writes.longestGapMs / 1000;
@@ -811,6 +817,9 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         if (!removed) await runStack(stack, "up");
       }
       const verdict = await client.verify();
+      process.stdout.write(
+        `replica added and removed under a writing client: ${verdict.writes.failed} failed, longest gap ${verdict.writes.longestGapMs} ms${failedLines(client)}\n`,
+      );
       timings.scale_write_gap_s = verdict.writes.longestGapMs / 1000;
       timings.scale_failed_writes = verdict.writes.failed;
       // Two held switchovers (to pg4 and back): no statement failed, none was lost.

@@ -33,6 +33,8 @@ describe("a planned switchover request", () => {
     const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").split("\n");
     expect(argv).toEqual(expect.arrayContaining(["-X", "POST", '{"leader":"pg1","candidate":"pg2"}']));
     expect(argv).toContain("http://10.0.0.11:8008/switchover");
+    // A refusal fails the command and says why (Patroni's answer), rather than failing silently.
+    expect(argv).toEqual(expect.arrayContaining(["-sS", "--fail-with-body"]));
     expect(argv.join(" ")).not.toContain("s3cret");
     expect(fs.readFileSync(path.join(dir, "stdin"), "utf8")).toBe(`user = "patroni:it's s3cret"\n`);
     expect(cmd).not.toContain("s3cret");
