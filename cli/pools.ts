@@ -126,14 +126,24 @@ export async function withPoolsHeld(
     const release = (primary: string) =>
       settleAll(
         hold.routers.map(async (router) => {
+          // The last resume attempt's failure, for the error when the routers never get there.
+          let lastError = "";
           const late = () =>
-            new Error(`HAProxy on ${router} does not send read-write clients to ${primary}, or it takes no writes`);
+            new Error(
+              `HAProxy on ${router} does not send read-write clients to ${primary}, or it takes no writes` +
+                (lastError ? ` (last resume attempt: ${lastError})` : ""),
+            );
           while (!(await routesTo(run, router, hold.statsUrl, primary))) {
             if (done || Date.now() > until) throw late();
             await sleep(100);
           }
           const resume = resumeCommand(paused.get(router) ?? [], 10);
-          while (!(await run(router, resume, 60).catch(() => "")).includes("resumed")) {
+          const attempt = () =>
+            run(router, resume, 60).catch((e: unknown) => {
+              lastError = (e as Error).message.slice(0, 300);
+              return "";
+            });
+          while (!(await attempt()).includes("resumed")) {
             if (done || Date.now() > until) throw late();
             await sleep(100);
           }

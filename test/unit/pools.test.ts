@@ -118,6 +118,18 @@ describe("holding the pools through a switchover", () => {
     expect(f.calls.filter((c) => c.includes("RESUME"))).toHaveLength(2);
   });
 
+  it("says why the routers never resumed: the last resume attempt's error", async () => {
+    const f = fleet(/RECONNECT/);
+    await expect(
+      withPoolsHeld(f.run, { ...hold, routeTimeoutS: 1 }, async () => {
+        f.promote("pg2");
+        return "pg2";
+      }),
+    ).rejects.toThrow(
+      /does not send read-write clients to pg2, or it takes no writes \(last resume attempt: refused\)/,
+    );
+  });
+
   it("switches nothing when a pool cannot pause, and resumes the others", async () => {
     const f = fleet(/PAUSE/);
     let moved = false;
