@@ -199,17 +199,25 @@ export function renderBackupInfo(info: StanzaInfo, archiver?: ArchiverState): st
   return `${lines.join("\n")}\n`;
 }
 
-/** One line on the primary's archiver: what it archived last, and its failures. */
+/**
+ * One line on the primary's archiver: what it archived last, and its failures, saying whether it
+ * fails now (no WAL archived since the last failure) or failed earlier and archives again (as
+ * right after a deploy, whose first WAL is refused until the repository's stanza exists).
+ */
 export function renderArchiverState(a: ArchiverState, now: Date = new Date()): string {
   const age = (t: string | null) => (t ? `, ${formatAge((now.getTime() - new Date(t).getTime()) / 1000)} ago` : "");
   const last = a.last_archived_wal
     ? `last archived ${a.last_archived_wal}${age(a.last_archived_time)}`
     : "nothing archived yet";
-  const failed =
-    a.failed_count > 0
-      ? `, ${a.failed_count} failure(s), the last ${a.last_failed_wal ?? "?"}${age(a.last_failed_time)}`
-      : ", no failure";
-  return `archiver: ${last}${failed}`;
+  if (a.failed_count === 0) return `archiver: ${last}, no failure`;
+  const lastFailure = `the last ${a.last_failed_wal ?? "?"}${age(a.last_failed_time)}`;
+  const recovered =
+    a.last_archived_time !== null &&
+    a.last_failed_time !== null &&
+    new Date(a.last_archived_time).getTime() > new Date(a.last_failed_time).getTime();
+  return recovered
+    ? `archiver: ${last}; ${a.failed_count} earlier failure(s), ${lastFailure}, archived since`
+    : `archiver: FAILING: ${a.failed_count} failure(s), ${lastFailure}; ${last} (see the pgBackRest log on the primary)`;
 }
 
 /** One line on the newest backup for `ctl list`. */

@@ -382,7 +382,22 @@ describe("ctl backups and ctl list", () => {
       last_failed_time: "2026-12-03 12:59:50+00",
     };
     expect(renderArchiverState(failing, NOW)).toBe(
-      "archiver: last archived 000000010000000000000009, 30 s ago, 3 failure(s), the last 00000001000000000000000A, 10 s ago",
+      "archiver: FAILING: 3 failure(s), the last 00000001000000000000000A, 10 s ago; last archived 000000010000000000000009, 30 s ago (see the pgBackRest log on the primary)",
+    );
+  });
+
+  it("tells failures it recovered from (archived since) from failing now", () => {
+    const recovered = {
+      ...archiver,
+      failed_count: 9,
+      last_failed_wal: "000000010000000000000001",
+      last_failed_time: "2026-12-03 12:59:00+00",
+    };
+    expect(renderArchiverState(recovered, NOW)).toBe(
+      "archiver: last archived 000000010000000000000009, 30 s ago; 9 earlier failure(s), the last 000000010000000000000001, 60 s ago, archived since",
+    );
+    expect(renderArchiverState({ ...recovered, last_archived_time: null, last_archived_wal: null }, NOW)).toMatch(
+      /^archiver: FAILING: 9 failure\(s\), .*; nothing archived yet/,
     );
   });
 
