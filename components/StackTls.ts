@@ -16,7 +16,7 @@ import {
   TLS_DIR,
   tlsFiles,
 } from "../configs/tls";
-import { SOCKET_DIR } from "../configs/patroni";
+import { PATRONI_CONFIG_PATH, SOCKET_DIR } from "../configs/patroni";
 import { POOL_NAMES, poolUnit } from "../configs/pgbouncer";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
@@ -96,6 +96,7 @@ export class StackTls extends pulumi.ComponentResource {
           CURLRC: renderCurlrc(),
           SOCKET_DIR,
           PG_PORT: args.pgPort,
+          PATRONI_CONFIG: PATRONI_CONFIG_PATH,
           POOL_UNITS: h.services.includes("pgbouncer") ? POOL_NAMES.map(poolUnit) : [],
         }),
         shows,

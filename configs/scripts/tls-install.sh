@@ -4,7 +4,7 @@
 # up renewed files without a restart: etcd reads its certificate at every handshake, PostgreSQL
 # and Patroni's REST API on a reload, HAProxy and PgBouncer on a (seamless) reload.
 # Variables: TLS_DIR CA_PATH SERVICES HAPROXY_PEM CLIENT_ENV_PATH CLIENT_ENV CURL_HOME CURLRC SOCKET_DIR PG_PORT
-# POOL_UNITS
+# POOL_UNITS PATRONI_CONFIG
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (
@@ -37,11 +37,35 @@ write_file "$CURL_HOME/.curlrc" 0644 root:root "$CURLRC" >/dev/null
 write_file "$CLIENT_ENV_PATH" 0644 root:root "$CLIENT_ENV" >/dev/null
 
 renewed() { [[ "$changed" == *" $1 "* || "$changed" == *" ca "* ]]; }
+
+# Whether Patroni's REST API (at patroni.yml's restapi.connect_address) serves this host's
+# certificate as installed now.
+rest_serves_installed() {
+  python3 - "$PATRONI_CONFIG" "$work/host.crt" <<'PY'
+import ssl, sys, yaml
+host, port = yaml.safe_load(open(sys.argv[1]))["restapi"]["connect_address"].rsplit(":", 1)
+end = "-----END CERTIFICATE-----"
+want = open(sys.argv[2]).read().split(end)[0] + end + "\n"
+served = ssl.get_server_certificate((host, int(port)), timeout=3)
+sys.exit(0 if ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(want) else 1)
+PY
+}
+
 if renewed postgres && systemctl is-active --quiet patroni; then
   log "certificate renewed: reloading Patroni's REST API and PostgreSQL's TLS settings"
   systemctl reload patroni
   runuser -u postgres -- psql -X -qAt -h "$SOCKET_DIR" -p "$PG_PORT" -d postgres -c 'select pg_reload_conf()' >/dev/null ||
     log "PostgreSQL did not take the reload (is it running?); it reads the new files when it starts"
+  # Patroni reloads on its main loop's next turn, which a busy host delays: the step ends once
+  # the REST API serves the new certificate (at most 30 s).
+  deadline=$((SECONDS + 30))
+  until rest_serves_installed >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "Patroni's REST API does not serve the new certificate after 30 s; it takes it at its next reload (systemctl reload patroni)"
+      break
+    fi
+    sleep 0.5
+  done
 fi
 if renewed haproxy && systemctl is-active --quiet haproxy; then
   log "certificate renewed: reloading HAProxy"
