@@ -21,6 +21,8 @@ export interface EtcdNodeArgs {
    * leadership if this member holds it.
    */
   stopsBefore?: EtcdNode[];
+  /** What must run before the configuration changes (a switch to TLS: the cluster paused). */
+  configureAfter?: pulumi.Resource[];
   /** Seconds to wait for the member to be healthy. */
   timeout?: number;
 }
@@ -30,6 +32,13 @@ export class EtcdNode extends pulumi.ComponentResource {
   readonly clientUrl: string;
   /** The step whose deletion stops the member. */
   readonly stop: RemoteScript;
+  /** The step that writes the member's configuration (and restarts it in turn when it changed). */
+  readonly configured: RemoteScript;
+  /**
+   * TLS stacks: the step that, once every client of etcd uses TLS (AFTER), ends a running
+   * cluster's switch from plain text: the member serves TLS only. Nothing happens without a switch.
+   */
+  readonly finish: (after: pulumi.Resource[], parent: pulumi.Resource) => RemoteScript;
 
   constructor(name: string, args: EtcdNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:EtcdNode", name, {}, opts);
@@ -45,24 +54,38 @@ export class EtcdNode extends pulumi.ComponentResource {
       }),
     });
     const config = renderEtcdConfig(member, plan.etcd);
+    const configureVars = (phase: "configure" | "finish") => ({
+      MEMBER: member.name,
+      CLIENT_URL: member.clientUrl,
+      PEER_URL: member.peerUrl,
+      PEERS: plan.etcd.members.filter((m) => m.name !== member.name).map((m) => m.clientUrl),
+      CONFIG_PATH: ETCD_CONFIG_PATH,
+      CONFIG: config,
+      SWITCH_CONFIG: renderEtcdConfig(member, plan.etcd, { bothSchemes: true }),
+      UNIT: renderEtcdUnit(ETCD_CONFIG_PATH),
+      UNIT_PATH: "/etc/systemd/system/etcd.service",
+      DATA_DIR: etcd.dataDir,
+      PHASE: phase,
+    });
     const configure = steps(
       "configure",
-      {
-        file: "etcd-configure.sh",
-        script: renderScript("etcd-configure", {
-          MEMBER: member.name,
-          CLIENT_URL: member.clientUrl,
-          PEERS: plan.etcd.members.filter((m) => m.name !== member.name).map((m) => m.clientUrl),
-          CONFIG_PATH: ETCD_CONFIG_PATH,
-          CONFIG: config,
-          UNIT: renderEtcdUnit(ETCD_CONFIG_PATH),
-          UNIT_PATH: "/etc/systemd/system/etcd.service",
-          DATA_DIR: etcd.dataDir,
-        }),
-        shows: config,
-      },
-      [install],
+      { file: "etcd-configure.sh", script: renderScript("etcd-configure", configureVars("configure")), shows: config },
+      [install, ...(args.configureAfter ?? [])],
     );
+    this.configured = configure;
+    // Not a child of this member: what starts after the member (every Patroni member) must not
+    // wait for the end of a switch, which waits for them.
+    this.finish = (after: pulumi.Resource[], parent: pulumi.Resource) =>
+      new RemoteScript(
+        `${name}-require-tls`,
+        {
+          host: member.host,
+          access,
+          file: "etcd-require-tls.sh",
+          script: renderScript("etcd-configure", configureVars("finish")),
+        },
+        { parent, dependsOn: [...(access.after ?? []), configure, ...after] },
+      );
     const start = steps(
       "start",
       {

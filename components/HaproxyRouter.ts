@@ -9,13 +9,15 @@ import {
   HAPROXY_ADMIN_SOCKET,
   HAPROXY_CONFIG_PATH,
   HAPROXY_STATE_FILE,
+  READ_ONLY_LISTENER,
   READ_WRITE_LISTENER,
   renderHaproxyConfig,
   statsUrl,
 } from "../configs/haproxy";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
-import { lifecycleSteps } from "./RemoteScript";
+import { lifecycleSteps, RemoteScript } from "./RemoteScript";
+import { poolPorts, renderVipCheck, VIP_CHECK_PATH } from "../configs/keepalived";
 
 export interface HaproxyRouterArgs {
   router: RouterSpec;
@@ -28,11 +30,18 @@ export interface HaproxyRouterArgs {
   startAfter?: pulumi.Resource[];
 }
 
+/** Every server of every listener, as the admin socket names them (`listener/server`). */
+export function haproxyServers(router: RouterSpec): string[] {
+  return [READ_WRITE_LISTENER, READ_ONLY_LISTENER].flatMap((l) => router.backends.map((b) => `${l}/${b.name}`));
+}
+
 export class HaproxyRouter extends pulumi.ComponentResource {
   readonly address: string;
   readonly readWritePort: number;
   readonly readOnlyPort: number;
   readonly statsPort: number;
+  /** The step that writes haproxy.cfg and reloads HAProxy. */
+  readonly configured: RemoteScript;
 
   constructor(name: string, args: HaproxyRouterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:HaproxyRouter", name, {}, opts);
@@ -54,6 +63,12 @@ export class HaproxyRouter extends pulumi.ComponentResource {
           CONFIG: config,
           STATE_FILE: HAPROXY_STATE_FILE,
           ADMIN_SOCKET: HAPROXY_ADMIN_SOCKET,
+          VIP_CHECK_PATH,
+          // The router's virtual IP check while it switches to TLS: the stats page in either scheme.
+          VIP_CHECK: plan.vip
+            ? renderVipCheck(plan.haproxy.statsPort, plan.tls !== undefined, poolPorts(plan), { eitherScheme: true })
+            : "",
+          SERVERS: haproxyServers(router),
         }),
         shows: config,
       },
@@ -73,6 +88,7 @@ export class HaproxyRouter extends pulumi.ComponentResource {
     );
     steps("stop", { file: "haproxy-stop.sh", onDelete: renderScript("haproxy-stop", {}) }, [start]);
 
+    this.configured = configure;
     this.address = host.address;
     this.readWritePort = h.readWritePort;
     this.readOnlyPort = h.readOnlyPort;

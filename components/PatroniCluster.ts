@@ -5,15 +5,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ClusterPlan, PatroniMemberSpec } from "../plan";
+import { ClusterPlan, HostSpec, PatroniMemberSpec } from "../plan";
 import { PATRONI_CONFIG_PATH, PatroniSecrets, SYSTEM_USERS } from "../configs/patroni";
 import { renderRolesInput } from "../configs/roles";
 import { renderScript } from "../configs/scripts";
 import { TRANSPORT_PATH } from "../configs/tls";
-import { statsUrl } from "../configs/haproxy";
+import { HAPROXY_ADMIN_SOCKET, HAPROXY_CONFIG_PATH, statsUrl } from "../configs/haproxy";
 import { HostAccess } from "./hostAccess";
 import { EtcdNode } from "./EtcdNode";
-import { HaproxyRouter } from "./HaproxyRouter";
+import { HaproxyRouter, haproxyServers } from "./HaproxyRouter";
 import { PatroniDynamicConfig } from "./PatroniDynamicConfig";
 import { PatroniNode } from "./PatroniNode";
 import { RemoteScript } from "./RemoteScript";
@@ -123,6 +123,33 @@ export class PatroniCluster extends pulumi.ComponentResource {
     }
     this.caCertificate = tls?.caCertificate;
 
+    // A running cluster switching from plain text to TLS (TLS stacks; nothing happens without a
+    // switch): the cluster pauses, etcd serves both schemes, the routers' checks hold their
+    // state, Patroni restarts with TLS, then the routers and pools take TLS, the cluster resumes,
+    // etcd requires TLS, and each host records it (see tls-switch.sh).
+    const tlsSwitch = (step: string, host: HostSpec, action: string, after: pulumi.Resource[]) => {
+      const access = this.access(host.name);
+      return new RemoteScript(
+        `${name}-tls-switch-${step}`,
+        {
+          host,
+          access,
+          file: `tls-switch-${action}.sh`,
+          script: renderScript("tls-switch", {
+            ACTION: action,
+            CONFIG_PATH: PATRONI_CONFIG_PATH,
+            HAPROXY_CONFIG: HAPROXY_CONFIG_PATH,
+            ADMIN_SOCKET: HAPROXY_ADMIN_SOCKET,
+            SERVERS: plan.routers.filter((r) => r.host.name === host.name).flatMap(haproxyServers),
+          }),
+        },
+        { parent: this, dependsOn: [...(access.after ?? []), ...after] },
+      );
+    };
+    // The pause comes first: while etcd advertises TLS, the members still in plain text lose the
+    // DCS until they restart, and a paused cluster (like failsafe mode) does not demote for it.
+    const pause = plan.tls ? tlsSwitch("pause", plan.patroni.leader.host, "pause", []) : undefined;
+
     // On destroy, every etcd member but the first listed stops at once (handing raft leadership
     // to the first if they hold it), then the first.
     const etcdNodes: EtcdNode[] = [];
@@ -132,7 +159,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
       etcdNodes.push(
         new EtcdNode(
           `${name}-etcd-${member.name}`,
-          { member, plan, access, stopsBefore: first ? [first] : [] },
+          { member, plan, access, stopsBefore: first ? [first] : [], configureAfter: pause ? [pause] : [] },
           { parent: this },
         ),
       );
@@ -154,15 +181,30 @@ export class PatroniCluster extends pulumi.ComponentResource {
           }
         : undefined;
 
+    const holds = pause
+      ? plan.routers.map((r) =>
+          tlsSwitch(`hold-${r.name}`, r.host, "hold", [pause, ...etcdNodes.map((n) => n.configured)]),
+        )
+      : [];
+
     // Installs and configs run in parallel everywhere; only the starts are ordered.
     const patroniNode = (member: PatroniMemberSpec, startAfter: pulumi.Resource[]) =>
       new PatroniNode(
         `${name}-patroni-${member.name}`,
-        { member, plan, access: this.access(member.host.name), secrets, startAfter, backup: memberBackup },
+        {
+          member,
+          plan,
+          access: this.access(member.host.name),
+          secrets,
+          startAfter,
+          backup: memberBackup,
+          configureAfter: pause ? [pause, ...holds] : [],
+        },
         { parent: this },
       );
     const leader = patroniNode(plan.patroni.leader, etcdNodes);
     const replicas = plan.patroni.replicas.map((m) => patroniNode(m, [leader]));
+    const patroniConfigured = pause ? [leader, ...replicas].map((n) => n.configured) : [];
 
     // Day-2 parameter and DCS changes, once every member is up.
     const poolPassword = plan.pgbouncer ? this.password("pgbouncer") : undefined;
@@ -190,38 +232,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [leader] },
     );
-    const dcs = new PatroniDynamicConfig(
-      `${name}-dcs`,
-      {
-        plan,
-        access: this.access(plan.patroni.leader.host.name),
-        members: [leader, ...replicas, handback],
-        superuserPassword: secrets.apply((sec) => sec.superuser),
-        caCertificate: tls?.caCertificate,
-        pools: held,
-      },
-      { parent: this },
-    );
     const { passwords: userPasswords, step: rolesStep } = this.roles(secrets, [leader, handback], poolPassword);
-
-    // The stanza once the leader archives with the declared parameters (a running cluster that
-    // turns archiving on restarts through the DCS step first).
-    const backup =
-      backupSpec && backupKeys
-        ? new BackupRepository(
-            `${name}-backup`,
-            {
-              spec: backupSpec,
-              access: this.access(backupSpec.host.name),
-              repositoryKey: backupKeys.repository,
-              memberPublicKey: backupKeys.member.apply((k) => k.publicKey),
-              s3Keys: args.s3Keys,
-              memberIdentities: this.identities(backupSpec.members.map((m) => m.name)),
-              stanzaAfter: [leader, dcs, ...[leader, ...replicas].flatMap((n) => (n.backupStep ? [n.backupStep] : []))],
-            },
-            { parent: this },
-          )
-        : undefined;
 
     const routers = plan.routers.map(
       (router) =>
@@ -231,7 +242,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
             router,
             plan,
             access: this.access(router.host.name),
-            configureAfter: [handback],
+            configureAfter: [handback, ...patroniConfigured],
             startAfter: [leader, ...replicas],
           },
           { parent: this },
@@ -251,12 +262,52 @@ export class PatroniCluster extends pulumi.ComponentResource {
                   access: this.access(router.host.name),
                   authPassword: poolPassword,
                   startAfter: [routers[i], rolesStep],
+                  configureAfter: patroniConfigured,
                   caCertificate: tls?.caCertificate,
                 },
                 { parent: this },
               ),
           )
         : [];
+
+    const resume = pause
+      ? tlsSwitch("resume", plan.patroni.leader.host, "resume", [
+          leader,
+          ...replicas,
+          ...routers.map((r) => r.configured),
+          ...pools,
+        ])
+      : undefined;
+    const dcs = new PatroniDynamicConfig(
+      `${name}-dcs`,
+      {
+        plan,
+        access: this.access(plan.patroni.leader.host.name),
+        members: [leader, ...replicas, handback, ...(resume ? [resume] : [])],
+        superuserPassword: secrets.apply((sec) => sec.superuser),
+        caCertificate: tls?.caCertificate,
+        pools: held,
+      },
+      { parent: this },
+    );
+    // The stanza once the leader archives with the declared parameters (a running cluster that
+    // turns archiving on restarts through the DCS step first).
+    const backup =
+      backupSpec && backupKeys
+        ? new BackupRepository(
+            `${name}-backup`,
+            {
+              spec: backupSpec,
+              access: this.access(backupSpec.host.name),
+              repositoryKey: backupKeys.repository,
+              memberPublicKey: backupKeys.member.apply((k) => k.publicKey),
+              s3Keys: args.s3Keys,
+              memberIdentities: this.identities(backupSpec.members.map((m) => m.name)),
+              stanzaAfter: [leader, dcs, ...[leader, ...replicas].flatMap((n) => (n.backupStep ? [n.backupStep] : []))],
+            },
+            { parent: this },
+          )
+        : undefined;
 
     const vip = plan.vip;
     const vips = vip
@@ -270,11 +321,25 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 plan,
                 access: this.access(router.host.name),
                 startAfter: [routers[i], ...(pools[i] ? [pools[i]] : [])],
+                configureAfter: [routers[i].configured],
               },
               { parent: this },
             ),
         )
       : [];
+
+    // The end of a switch to TLS: etcd requires TLS, then each host records it.
+    if (resume) {
+      const finished = etcdNodes.map((n) => n.finish([resume], this));
+      for (const spec of plan.hostPackages) {
+        tlsSwitch(`done-${spec.host.name}`, spec.host, "done", [
+          ...finished,
+          dcs,
+          ...vips,
+          ...(backup ? [backup] : []),
+        ]);
+      }
+    }
 
     // Clients use the virtual IP when there is one, else the first router (loopback on local stacks).
     const endpoint = plan.client;

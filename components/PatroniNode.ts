@@ -26,7 +26,7 @@ import {
 import { renderPatroniUnit } from "../configs/systemd";
 import { renderScript } from "../configs/scripts";
 import { boundTo, HostAccess } from "./hostAccess";
-import { lifecycleSteps } from "./RemoteScript";
+import { lifecycleSteps, RemoteScript } from "./RemoteScript";
 import { SshKeyPair } from "./sshKey";
 
 /** Stand-ins for the passwords in the preview's copy of patroni.yml. */
@@ -59,6 +59,8 @@ export interface PatroniNodeArgs {
   timeout?: number;
   /** WAL archiving and replicas restored from the repository, when the stack has backups. */
   backup?: MemberBackupArgs;
+  /** What must run before patroni.yml changes (a switch to TLS: the cluster paused, the routers' checks held). */
+  configureAfter?: pulumi.Resource[];
 }
 
 export class PatroniNode extends pulumi.ComponentResource {
@@ -67,6 +69,8 @@ export class PatroniNode extends pulumi.ComponentResource {
   readonly backupStep?: pulumi.Resource;
   readonly role: "leader" | "replica";
   readonly restUrl: string;
+  /** The step that writes patroni.yml (and reloads or, in a switch to TLS, restarts Patroni). */
+  readonly configured: RemoteScript;
 
   constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("patroni-stack:cluster:PatroniNode", name, {}, opts);
@@ -108,13 +112,16 @@ export class PatroniNode extends pulumi.ComponentResource {
           CONFIG_PATH: PATRONI_CONFIG_PATH,
           BOOTSTRAP_PATH: bootstrapPath,
           UNIT: renderPatroniUnit(PATRONI_CONFIG_PATH),
+          REST_URL: restUrl,
+          SOCKET_DIR,
+          PG_PORT: member.postgres.port,
         }),
         shows: renderPatroniConfig(member, plan.patroni, HIDDEN_SECRETS, args.backup?.spec),
         stdin: pulumi.secret(
           args.secrets.apply((s) => renderPatroniConfig(member, plan.patroni, s, args.backup?.spec)),
         ),
       },
-      [install, bootstrap],
+      [install, bootstrap, ...(args.configureAfter ?? [])],
     );
     const backup = args.backup;
     const backupStep = backup
@@ -179,6 +186,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     );
 
     this.memberName = member.name;
+    this.configured = configure;
     this.backupStep = backupStep;
     this.role = member.role;
     this.restUrl = restUrl;

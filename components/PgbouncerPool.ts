@@ -37,6 +37,8 @@ export interface PgbouncerPoolArgs {
   authPassword: pulumi.Output<string>;
   /** What must be up before the pools start: HAProxy on this router, and the auth function. */
   startAfter: pulumi.Resource[];
+  /** What must run before the pools' files change (a switch to TLS: PostgreSQL serves TLS first). */
+  configureAfter?: pulumi.Resource[];
   /** The stack's CA (TLS stacks): the pools' admin consoles are read over verified TLS. */
   caCertificate?: pulumi.Input<string>;
   timeout?: number;
@@ -90,21 +92,25 @@ export class PgbouncerPool extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...(args.access.after ?? []), ...args.startAfter] },
       "PoolConfigState",
     );
-    const configure = steps("configure", {
-      file: "pgbouncer-configure.sh",
-      script: renderScript("pgbouncer-configure", {
-        UNIT_PATH: POOL_UNIT_PATH,
-        UNIT: renderPoolUnit(),
-        POOLS: pools,
-        CONFIGS: configs,
-        AUTH_FILE: POOL_AUTH_FILE,
-        TOOL_PATH: POOL_TOOL_PATH,
-        TOOL: renderPoolTool(spec),
-      }),
-      shows: configs.join("\n"),
-      runsAfter: state.appliedAt,
-      stdin: pulumi.secret(args.authPassword.apply((pw) => renderPoolAuthFile(POOL_AUTH_USER, pw))),
-    });
+    const configure = steps(
+      "configure",
+      {
+        file: "pgbouncer-configure.sh",
+        script: renderScript("pgbouncer-configure", {
+          UNIT_PATH: POOL_UNIT_PATH,
+          UNIT: renderPoolUnit(),
+          POOLS: pools,
+          CONFIGS: configs,
+          AUTH_FILE: POOL_AUTH_FILE,
+          TOOL_PATH: POOL_TOOL_PATH,
+          TOOL: renderPoolTool(spec),
+        }),
+        shows: configs.join("\n"),
+        runsAfter: state.appliedAt,
+        stdin: pulumi.secret(args.authPassword.apply((pw) => renderPoolAuthFile(POOL_AUTH_USER, pw))),
+      },
+      args.configureAfter ?? [],
+    );
     const start = steps(
       "start",
       {

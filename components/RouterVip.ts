@@ -6,7 +6,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterPlan, RouterSpec, VipSpec } from "../plan";
 import { statsUrl } from "../configs/haproxy";
-import { KEEPALIVED_CONFIG_PATH, renderKeepalivedConfig, renderVipCheck, VIP_CHECK_PATH } from "../configs/keepalived";
+import {
+  KEEPALIVED_CONFIG_PATH,
+  poolPorts,
+  renderKeepalivedConfig,
+  renderVipCheck,
+  VIP_CHECK_PATH,
+} from "../configs/keepalived";
 import { renderScript } from "../configs/scripts";
 import { HostAccess } from "./hostAccess";
 import { lifecycleSteps } from "./RemoteScript";
@@ -19,6 +25,8 @@ export interface RouterVipArgs {
   timeout?: number;
   /** The host's HAProxy (the address must only come where it answers). */
   startAfter?: pulumi.Resource[];
+  /** What writes the check's target first (the host's HAProxy config: its stats page may move to TLS). */
+  configureAfter?: pulumi.Resource[];
 }
 
 export class RouterVip extends pulumi.ComponentResource {
@@ -44,15 +52,11 @@ export class RouterVip extends pulumi.ComponentResource {
           CONFIG_PATH: KEEPALIVED_CONFIG_PATH,
           CONFIG: config,
           CHECK_PATH: VIP_CHECK_PATH,
-          CHECK: renderVipCheck(
-            plan.haproxy.statsPort,
-            plan.tls !== undefined,
-            (plan.pgbouncer?.pools ?? []).map((p) => p.listenPort),
-          ),
+          CHECK: renderVipCheck(plan.haproxy.statsPort, plan.tls !== undefined, poolPorts(plan)),
         }),
         shows: config,
       },
-      [install],
+      [install, ...(args.configureAfter ?? [])],
     );
     const start = steps(
       "start",

@@ -22,13 +22,32 @@ function transportSecurity() {
   };
 }
 
-export function renderEtcdConfig(member: Omit<EtcdMemberSpec, "host">, etcd: EtcdClusterSpec): string {
+/** The same URL in plain text (a member's client URL while a running cluster switches to TLS). */
+export function plainUrl(url: string): string {
+  return url.replace(/^https:/, "http:");
+}
+
+/**
+ * One member's file. With `bothSchemes` (a TLS stack whose running cluster switches from plain
+ * text), the client port serves plain text and TLS side by side and advertises TLS, so clients can
+ * move over before the member requires TLS; peers already speak TLS.
+ */
+export function renderEtcdConfig(
+  member: Omit<EtcdMemberSpec, "host">,
+  etcd: EtcdClusterSpec,
+  opts: { bothSchemes?: boolean } = {},
+): string {
   const scheme = etcd.tls ? "https" : "http";
+  const loopbackClient = `${scheme}://127.0.0.1:${etcd.clientPort}`;
+  const clientUrls =
+    etcd.tls && opts.bothSchemes
+      ? [plainUrl(member.clientUrl), member.clientUrl, plainUrl(loopbackClient), loopbackClient]
+      : [member.clientUrl, loopbackClient];
   const config = {
     name: member.name,
     "data-dir": etcd.dataDir,
     "listen-peer-urls": `${member.peerUrl},${scheme}://127.0.0.1:${etcd.peerPort}`,
-    "listen-client-urls": `${member.clientUrl},${scheme}://127.0.0.1:${etcd.clientPort}`,
+    "listen-client-urls": clientUrls.join(","),
     "advertise-client-urls": member.clientUrl,
     "initial-advertise-peer-urls": member.peerUrl,
     "initial-cluster": etcd.initialCluster,

@@ -67,14 +67,29 @@ export function renderKeepalivedConfig(self: string, vip: VipSpec): string {
  * not by a login: a pool paused for a switchover holds new logins until it resumes, and a
  * check that waited for one would move the address away in the middle of the switchover.
  */
-export function renderVipCheck(statsPort: number, tls = false, poolPorts: number[] = []): string {
+/** The pools' ports the virtual IP check watches (none without PgBouncer). */
+export function poolPorts(plan: { pgbouncer?: { pools: { listenPort: number }[] } }): number[] {
+  return (plan.pgbouncer?.pools ?? []).map((p) => p.listenPort);
+}
+
+export function renderVipCheck(
+  statsPort: number,
+  tls = false,
+  poolPorts: number[] = [],
+  opts: { eitherScheme?: boolean } = {},
+): string {
   const url = `${tls ? "https" : "http"}://127.0.0.1:${statsPort}/`;
-  const haproxy = `curl -fsS -m 1 ${tls ? `--cacert ${CA_PATH} ` : ""}-o /dev/null ${url}`;
+  const verified = `curl -fsS -m 1 ${tls ? `--cacert ${CA_PATH} ` : ""}-o /dev/null ${url}`;
+  // While a running router switches to TLS, its stats page answers in plain text until HAProxy reloads.
+  const haproxy =
+    tls && opts.eitherScheme
+      ? `{ ${verified} || curl -fsS -m 1 -o /dev/null http://127.0.0.1:${statsPort}/; }`
+      : verified;
   const pools = poolPorts.map((p) => `ss -Hltn 'sport = :${p}' | grep -q .`);
   return [
     "#!/bin/sh",
     `# Managed by patroni-stack: the virtual IP stays only where HAProxy answers${pools.length ? " and the pools listen" : ""}.`,
-    pools.length ? [haproxy, ...pools].join(" && ") : `exec ${haproxy}`,
+    pools.length || opts.eitherScheme ? [haproxy, ...pools].join(" && ") : `exec ${haproxy}`,
     "",
   ].join("\n");
 }

@@ -10,8 +10,9 @@ export const TLS_DIR = "/etc/patroni-stack/tls";
 /** The stack CA's certificate on every host (public). */
 export const CA_PATH = `${TLS_DIR}/ca.crt`;
 /**
- * What a host's services were set up with, `tls` or `plain` (`tls.enabled`): a running cluster is
- * not switched between the two in place, and the first step on each host checks it.
+ * What a host's services were set up with (`tls.enabled`): `tls`, `plain`, or `plain-to-tls` while
+ * an up switches a running host to TLS. The first step on each host checks and records it; the
+ * stack's last step on the host records `tls` once the switch is done.
  */
 export const TRANSPORT_PATH = "/etc/patroni-stack/transport";
 /** Sourced by the remote scripts and by ctl's commands on a host. */

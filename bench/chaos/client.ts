@@ -17,12 +17,18 @@ export interface Endpoint {
   password?: string;
   /** The stack's CA (TLS stacks): the server is verified against it. */
   ca?: string;
+  /**
+   * Without a CA: TLS when the server offers it, else plain text, unverified (libpq's default
+   * `sslmode=prefer`), as an application sees a cluster that switches to TLS under it.
+   */
+  preferTls?: boolean;
 }
 
 /** node-postgres' settings for an endpoint: verified TLS when the stack has a CA. */
-export function pgSettings(e: Endpoint) {
-  const { ca, ...rest } = e;
-  return { ...rest, ...(ca ? { ssl: { ca } } : {}) };
+export function pgSettings(e: Endpoint, plain = false) {
+  const { ca, preferTls, ...rest } = e;
+  if (ca) return { ...rest, ssl: { ca } };
+  return { ...rest, ...(preferTls && !plain ? { ssl: { rejectUnauthorized: false } } : {}) };
 }
 
 export type Kind = "write" | "read";
@@ -69,13 +75,35 @@ export const PROBE_TABLE = "chaos_probe";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-function connect(e: Endpoint, timeoutMs: number): Client {
-  return new Client({
-    ...pgSettings(e),
+function client(e: Endpoint, timeoutMs: number, plain = false): Client {
+  const c = new Client({
+    ...pgSettings(e, plain),
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
     application_name: "patroni-stack-load",
   });
+  c.on("error", () => undefined);
+  return c;
+}
+
+/** A connected client; with `preferTls`, plain text when the server does not offer TLS. */
+async function connect(e: Endpoint, timeoutMs: number): Promise<Client> {
+  const c = client(e, timeoutMs);
+  try {
+    await c.connect();
+    return c;
+  } catch (err) {
+    void c.end().catch(() => undefined);
+    if (!e.preferTls || e.ca || !/does not support SSL/i.test((err as Error).message)) throw err;
+  }
+  const plain = client(e, timeoutMs, true);
+  try {
+    await plain.connect();
+  } catch (err) {
+    void plain.end().catch(() => undefined);
+    throw err;
+  }
+  return plain;
 }
 
 /** One query on a fresh connection, retried until it succeeds or `deadline` passes. */
@@ -87,17 +115,16 @@ export async function queryOnce<T extends Record<string, unknown>>(
 ): Promise<T[]> {
   const until = Date.now() + deadlineMs;
   for (;;) {
-    const c = connect(e, 5000);
-    c.on("error", () => undefined);
+    let c: Client | undefined;
     try {
-      await c.connect();
+      c = await connect(e, 5000);
       const r = await c.query<T>(sql, params);
       return r.rows;
     } catch (err) {
       if (Date.now() > until) throw err;
       await sleep(500);
     } finally {
-      void c.end().catch(() => undefined);
+      void c?.end().catch(() => undefined);
     }
   }
 }
@@ -147,12 +174,7 @@ export class LoadClient {
       const sent = Date.now();
       const sample: Sample = { t: sent - this.started, kind, ok: false, latencyMs: 0 };
       try {
-        if (!client) {
-          const c = connect(e, this.o.requestTimeoutMs);
-          c.on("error", () => undefined);
-          client = c;
-          await c.connect();
-        }
+        if (!client) client = await connect(e, this.o.requestTimeoutMs);
         if (kind === "write") {
           sample.id = ++seq;
           await client.query(`INSERT INTO ${PROBE_TABLE} (run, id) VALUES ($1, $2)`, [this.o.run, sample.id]);

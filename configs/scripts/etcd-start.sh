@@ -44,9 +44,13 @@ for m in json.load(sys.stdin).get("members") or []:
 
 healthy_peer_found() { [ -n "$(healthy_peer)" ]; }
 
+# A peer URL without its scheme: a member keeps its address and port when its cluster switches
+# from plain text to TLS (etcd-configure.sh), and is the same member.
+peer_address() { printf '%s' "${1#*://}"; }
+
 # This member's line in the running cluster's member table.
 registration() {
-  member_table "$1" | awk -F'|' -v peer="$PEER_URL" '$3 == peer'
+  member_table "$1" | awk -F'|' -v peer="$(peer_address "$PEER_URL")" '{ u = $3; sub(/^[a-z]+:\/\//, "", u) } u == peer'
 }
 
 join_running_cluster() {
@@ -112,7 +116,7 @@ etcdctl --endpoints="$CLIENT_URL" endpoint status -w table
 # Members roles.etcd no longer lists leave the cluster, one at a time.
 declared() {
   local url
-  for url in "${DECLARED_PEER_URLS[@]}"; do [ "$url" != "$1" ] || return 0; done
+  for url in "${DECLARED_PEER_URLS[@]}"; do [ "$(peer_address "$url")" != "$(peer_address "$1")" ] || return 0; done
   return 1
 }
 # Remove a member; succeeds once the member list no longer has it.

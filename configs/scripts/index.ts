@@ -7,7 +7,7 @@
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { CLIENT_ENV_PATH } from "../tls";
+import { CLIENT_ENV_PATH, TRANSPORT_PATH } from "../tls";
 
 /** Every remote script, by the name of its file in this folder (`<name>.sh`). */
 export const SCRIPT_NAMES = [
@@ -42,6 +42,7 @@ export const SCRIPT_NAMES = [
   "keepalived-start",
   "keepalived-stop",
   "tls-install",
+  "tls-switch",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -73,8 +74,13 @@ export function withIncludes(text: string): string {
 
 /** Render `<name>.sh` with its variables; the result is deterministic for the same input. */
 export function renderScript(name: ScriptName, vars: Record<string, ScriptValue>): string {
-  // Every script's etcdctl, curl and psql verify the stack's certificates (see lib.sh).
-  const all: Record<string, ScriptValue> = { ...vars, PATRONI_STACK_CLIENT_ENV: CLIENT_ENV_PATH };
+  // Every script's etcdctl, curl and psql verify the stack's certificates (see lib.sh), and every
+  // script can tell whether its host is switching from plain text to TLS (switching_to_tls).
+  const all: Record<string, ScriptValue> = {
+    PATRONI_STACK_CLIENT_ENV: CLIENT_ENV_PATH,
+    PATRONI_STACK_TRANSPORT: TRANSPORT_PATH,
+    ...vars,
+  };
   const header = Object.keys(all)
     .sort()
     .map((k) => assignment(k, all[k]))

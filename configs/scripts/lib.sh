@@ -23,27 +23,37 @@ require_root() {
 }
 
 # The transport the stack asks for (tls or plain) against the one this host's services were set up
-# with (recorded in FILE). Switching a running cluster between the two would change every URL and
-# every check at once, so a host with etcd, Patroni or HAProxy running refuses; a host with none of
-# them running (new, or after a destroy) records the new transport.
+# with (recorded in FILE). A running host in plain text that the stack now wants in TLS records
+# `plain-to-tls`: the steps of this up switch it in turn (etcd serves both schemes while its
+# clients move, Patroni restarts under a paused cluster while HAProxy's checks hold their state),
+# and the stack's last step on the host records `tls`. Going back from TLS to plain text is not
+# done in place: a host with etcd, Patroni or HAProxy running refuses, before anything changes.
+# A host with none of them running (new, or after a destroy) records the new transport.
 transport_unchanged() { # WANT FILE
-  local want=$1 file=$2 was="" unit running=()
+  local want=$1 file=$2 was="" unit running=() record=$1
   [ -r "$file" ] && was=$(<"$file")
-  if [ -n "$was" ] && [ "$was" != "$want" ]; then
-    for unit in etcd patroni haproxy; do
-      if systemctl is-active --quiet "$unit" 2>/dev/null; then running+=("$unit"); fi
-    done
-    if [ "${#running[@]}" -gt 0 ]; then
-      local flag=false
-      [ "$was" = tls ] && flag=true
-      die "tls.enabled changed on a running cluster: ${running[*]} on this host run with $was, the stack now asks for $want. Switching a running cluster between plain text and TLS is not done in place, and nothing was changed: set tls.enabled back to $flag, or create a new stack with the setting you want and move the data there (README, TLS on every hop)"
+  for unit in etcd patroni haproxy; do
+    if systemctl is-active --quiet "$unit" 2>/dev/null; then running+=("$unit"); fi
+  done
+  if [ -n "$was" ] && [ "${#running[@]}" -gt 0 ]; then
+    if [ "$was" = plain ] && [ "$want" = tls ]; then
+      log "tls.enabled turned on for a running cluster: ${running[*]} on this host switch from plain text to TLS in this up, one service at a time"
+      record=plain-to-tls
+    elif [ "$was" = plain-to-tls ] && [ "$want" = tls ]; then
+      log "this host is still switching from plain text to TLS: this up goes on with it"
+      record=plain-to-tls
+    elif [ "$was" != "$want" ]; then
+      die "tls.enabled changed on a running cluster: ${running[*]} on this host run with ${was#plain-to-}, the stack now asks for $want. Turning TLS off for a running cluster is not done in place, and nothing was changed: set tls.enabled back to true, or create a new stack in plain text and move the data there (README, TLS on every hop)"
     fi
   fi
-  if [ "$was" != "$want" ]; then
+  if [ "$was" != "$record" ]; then
     install -d -m 0755 "$(dirname "$file")"
-    printf '%s\n' "$want" >"$file"
+    printf '%s\n' "$record" >"$file"
   fi
 }
+
+# Whether this host is switching from plain text to TLS in this up (see transport_unchanged).
+switching_to_tls() { [ "$(cat "${PATRONI_STACK_TRANSPORT:-/nonexistent}" 2>/dev/null)" = plain-to-tls ]; }
 
 # Prints debian or rhel, from /etc/os-release (OS_RELEASE overrides the path, for tests).
 os_family() {

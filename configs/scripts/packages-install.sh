@@ -1,8 +1,9 @@
 # Install the packages of every role this host runs in one transaction (the role steps that follow
 # find them installed). PostgreSQL's packages must not create and start a 'main' cluster, and no
 # service starts with the distribution's defaults (apt_install's policy-rc.d).
-# First, before anything on the host changes: a host whose services run with the other transport
-# (plain text or TLS) than the stack asks for refuses to go on (see transport_unchanged).
+# First, before anything on the host changes: the transport check (see transport_unchanged). A
+# running host in plain text that the stack now wants in TLS is marked as switching; one in TLS
+# that the stack wants in plain text refuses to go on.
 # Variables: PACKAGES_DEBIAN PACKAGES_RHEL TRANSPORT TRANSPORT_PATH
 transport_unchanged "$TRANSPORT" "$TRANSPORT_PATH"
 family=$(os_family)

@@ -2,7 +2,8 @@
 # mode 0600, owned by the service's user), and the client environment of etcdctl, curl and psql.
 # The CA, certificate and key come as one JSON document on stdin. Services already running pick
 # up renewed files without a restart: etcd reads its certificate at every handshake, PostgreSQL
-# and Patroni's REST API on a reload, HAProxy and PgBouncer on a (seamless) reload.
+# and Patroni's REST API on a reload, HAProxy and PgBouncer on a (seamless) reload. A host that
+# switches from plain text to TLS reloads nothing here: its services take the files as they switch.
 # Variables: TLS_DIR CA_PATH SERVICES HAPROXY_PEM CLIENT_ENV_PATH CLIENT_ENV CURL_HOME CURLRC SOCKET_DIR PG_PORT
 # POOL_UNITS PATRONI_CONFIG
 work=$(mktemp -d)
@@ -37,6 +38,12 @@ write_file "$CURL_HOME/.curlrc" 0644 root:root "$CURLRC" >/dev/null
 write_file "$CLIENT_ENV_PATH" 0644 root:root "$CLIENT_ENV" >/dev/null
 
 renewed() { [[ "$changed" == *" $1 "* || "$changed" == *" ca "* ]]; }
+
+if switching_to_tls; then
+  # The services still run in plain text: each takes its certificate as it switches to TLS.
+  log "installed for the switch to TLS:$changed"
+  exit 0
+fi
 
 # Whether Patroni's REST API (at patroni.yml's restapi.connect_address) serves this host's
 # certificate as installed now.

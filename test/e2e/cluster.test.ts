@@ -1286,4 +1286,108 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expect(leftovers(stack)).toEqual([]);
     expect(stateResources(stack)).toBe(0);
   });
+
+  // A stack of its own, once the suite's cluster is gone: the dev topology without its backup host.
+  itOn(
+    ["dev"],
+    "switches a running cluster from plain text to TLS in place: no HAProxy server DOWN, the virtual IP stays, no write fails",
+    async () => {
+      const plain = makeStack("dev", 8, {
+        kind: "switch",
+        overrides: {
+          hosts: ["pg1", "pg2", "pg3"].map((name) => ({ name, address: "0.0.0.0" })),
+          roles: { etcd: ["pg1", "pg2", "pg3"], patroni: ["pg1", "pg2", "pg3"], haproxy: ["pg1", "pg2"], backup: [] },
+          tls: { enabled: false },
+        },
+      });
+      try {
+        expectSucceeded(await runStack(plain, "up"));
+        expect(plain.tls).toBe(false);
+        const vipHolder = () =>
+          plain.routers.filter(
+            (r) => onHost(plain, r, `ip -o -4 addr show | grep -c ' ${plain.vip}/' || true`) === "1",
+          );
+        const holder = vipHolder();
+        expect(holder).toHaveLength(1);
+        // Clients as applications have them: TLS when the server offers it (libpq's sslmode=prefer).
+        const prefer = (e: Endpoint): Endpoint => ({ ...e, preferTls: true });
+        const pooled = await startWriting(prefer(endpoints(plain).rw), "tls-switch-pooled", 300, 60_000);
+        const direct = await startWriting(prefer(endpoints(plain, "direct").rw), "tls-switch-direct", 300);
+        const since = onHost(plain, plain.routers[0], "date -u '+%Y-%m-%d %H:%M:%S'");
+        editConfig(plain, "tls", { enabled: true });
+        let r: RunResult;
+        try {
+          r = await runStack(plain, "up");
+        } finally {
+          await pooled.stop();
+          await direct.stop();
+        }
+        expectSucceeded(r);
+        expect(r.output).toMatch(/switch from plain text to TLS in this up/);
+        timings.tls_switch_s = r.seconds;
+        const verdicts = { pooled: await pooled.verify(), direct: await direct.verify() };
+        for (const [path, v] of Object.entries(verdicts)) {
+          const client = path === "pooled" ? pooled : direct;
+          process.stdout.write(
+            `switch to TLS under a writing client (${path}): ${v.writes.failed} failed, longest gap ${v.writes.longestGapMs} ms${failedLines(client)}\n`,
+          );
+          timings[`tls_switch_${path}_failed_writes`] = v.writes.failed;
+          timings[`tls_switch_${path}_write_gap_s`] = v.writes.longestGapMs / 1000;
+          expect({ path, failed: v.writes.failed, lost: v.writes.lost }).toEqual({ path, failed: 0, lost: 0 });
+        }
+        // No server went DOWN on a failed check (a reload that restores a DOWN server's saved state
+        // logs it too, "changed from server-state"), and the virtual IP stayed where it was.
+        for (const router of plain.routers) {
+          const log = onHost(plain, router, `journalctl -t haproxy --no-pager -o cat --since '${since}' || true`);
+          const down = log.split("\n").filter((l) => / is DOWN/.test(l) && !/changed from server-state/.test(l));
+          expect({ router, down }).toEqual({ router, down: [] });
+        }
+        expect(vipHolder()).toEqual(holder);
+        // Every host records TLS; the cluster runs unpaused, on its leader and timeline.
+        for (const h of plain.hosts) expect(onHost(plain, h, "cat /etc/patroni-stack/transport")).toBe("tls");
+        const members = patronictlList(plain, plain.leader);
+        expect(members.find((m) => m.Role === "Leader")?.Member).toBe(plain.leader);
+        // (The stack's URLs were read when it was plain text.)
+        const tlsUrl = (url: string) => url.replace(/^http:/, "https:");
+        expect(onHost(plain, plain.leader, `curl -sS ${tlsUrl(plain.restUrls[plain.leader])}/patroni`)).not.toMatch(
+          /"pause": ?true/,
+        );
+        // Plain text is refused where it was served; TLS is verified through the virtual IP.
+        const status = (url: string) =>
+          spawnSync("curl", ["-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", url], { encoding: "utf8" })
+            .stdout;
+        for (const h of plain.etcdHosts) expect(status(`http://${plain.addresses[h]}:2379/health`)).toBe("000");
+        for (const h of plain.patroniHosts) {
+          expect(status(`${plain.restUrls[h]}/health`)).toBe("000");
+        }
+        const files = clientFiles(plain.dir, plain.name);
+        const verified = sh(
+          "psql",
+          ["-X", "-At", "-h", plain.vip ?? "", "-p", String(plain.routerPorts.readWrite), "-U", "postgres"].concat([
+            "-d",
+            "postgres",
+            "-c",
+            "select ssl from pg_stat_ssl where pid = pg_backend_pid()",
+          ]),
+          { PGPASSFILE: files.pgpass, PGSSLMODE: "verify-full", PGSSLROOTCERT: files.ca, PGCONNECT_TIMEOUT: "5" },
+        );
+        expect(verified).toBe("t");
+        expect(
+          onHost(
+            plain,
+            plain.leader,
+            `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${plain.pgPort} -c ` +
+              `"select count(*), bool_and(s.ssl) from pg_stat_replication r join pg_stat_ssl s using (pid)"`,
+          ),
+        ).toBe(`${plain.hostsRunningPatroni - 1}|t`);
+        // The switch is done: the next up changes nothing.
+        const again = await runStack(plain, "up");
+        expectSucceeded(again);
+        expect(again.events.filter((e) => e.op !== "same")).toEqual([]);
+        expectSucceeded(await runStack(plain, "down"));
+      } finally {
+        removeStack(plain);
+      }
+    },
+  );
 });

@@ -90,6 +90,48 @@ describe("start order", () => {
   });
 });
 
+describe("a running cluster's switch from plain text to TLS (steps that do nothing without one)", () => {
+  const members = ["pg1", "pg2", "pg3"];
+  const routers = ["pg1", "pg2"];
+
+  it("pauses the cluster before any etcd member serves TLS", () => {
+    for (const m of members) expect(dependsOn(`vip-etcd-${m}-configure`, "vip-tls-switch-pause")).toBe(true);
+  });
+
+  it("holds the routers' checks once etcd serves both schemes, and only then restarts Patroni", () => {
+    for (const r of routers) {
+      expect(dependsOn(`vip-tls-switch-hold-${r}`, "vip-tls-switch-pause")).toBe(true);
+      for (const m of members) expect(dependsOn(`vip-tls-switch-hold-${r}`, `vip-etcd-${m}-configure`)).toBe(true);
+    }
+    for (const m of members) {
+      expect(dependsOn(`vip-patroni-${m}-configure`, "vip-tls-switch-pause")).toBe(true);
+      for (const r of routers) expect(dependsOn(`vip-patroni-${m}-configure`, `vip-tls-switch-hold-${r}`)).toBe(true);
+    }
+  });
+
+  it("moves HAProxy's checks to TLS after every REST API, and the VIP check after its host's HAProxy", () => {
+    for (const r of routers) {
+      for (const m of members) expect(dependsOn(`vip-haproxy-${r}-configure`, `vip-patroni-${m}-configure`)).toBe(true);
+      expect(dependsOn(`vip-vip-${r}-configure`, `vip-haproxy-${r}-configure`)).toBe(true);
+    }
+  });
+
+  it("resumes once every member and router runs TLS, then etcd requires TLS, then every host records it", () => {
+    for (const m of members) expect(dependsOn("vip-tls-switch-resume", `vip-patroni-${m}-start`)).toBe(true);
+    for (const r of routers) expect(dependsOn("vip-tls-switch-resume", `vip-haproxy-${r}-configure`)).toBe(true);
+    expect(dependsOn("vip-dcs-apply", "vip-tls-switch-resume")).toBe(true);
+    for (const m of members) {
+      expect(dependsOn(`vip-etcd-${m}-require-tls`, "vip-tls-switch-resume")).toBe(true);
+      for (const h of members) expect(dependsOn(`vip-tls-switch-done-${h}`, `vip-etcd-${m}-require-tls`)).toBe(true);
+    }
+  });
+
+  it("leaves the start order alone: the leader does not wait for the end of a switch", () => {
+    expect(dependsOn("vip-patroni-pg1-start", "vip-tls-switch-resume")).toBe(false);
+    expect(dependsOn("vip-patroni-pg1-start", "vip-etcd-pg1-require-tls")).toBe(false);
+  });
+});
+
 describe("day-2 changes", () => {
   const upload = (name: string) => {
     const found = registered.find((r) => r.name === name);

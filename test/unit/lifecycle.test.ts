@@ -97,6 +97,107 @@ describe("haproxy-configure", () => {
   });
 });
 
+describe("a running router's switch to TLS", () => {
+  // The admin socket records what it is sent; the worker's pid changes with a reload.
+  const admin = () => {
+    stub(
+      "socat",
+      `input=$(cat); echo "admin: $input" >> "${calls}"; ` +
+        `if [ "$input" = "show info" ]; then if [ -e "${dir}/reloaded" ]; then echo "Pid: 2"; else echo "Pid: 1"; fi; fi`,
+    );
+    stub("systemctl", `case "$1" in reload) touch "${dir}/reloaded" ;; is-active) exit 0 ;; esac`);
+  };
+  const servers = ["postgres_rw/pg1", "postgres_rw/pg2", "postgres_ro/pg1", "postgres_ro/pg2"];
+  const marker = (transport: string) => {
+    fs.writeFileSync(path.join(dir, "transport"), `${transport}\n`);
+    return path.join(dir, "transport");
+  };
+
+  it("HAProxy: the VIP check takes either scheme first, then the reload, then the checks run again on every server", () => {
+    admin();
+    stub("haproxy");
+    fs.writeFileSync(path.join(dir, "check.sh"), "exec curl http://127.0.0.1:7000/\n");
+    const r = run("haproxy-configure", {
+      CONFIG_PATH: path.join(dir, "haproxy.cfg"),
+      CONFIG: "global\n  maxconn 100 # check-ssl",
+      STATE_FILE: path.join(dir, "state", "servers"),
+      ADMIN_SOCKET: path.join(dir, "admin.sock"),
+      VIP_CHECK_PATH: path.join(dir, "check.sh"),
+      VIP_CHECK: "either scheme",
+      SERVERS: servers,
+      PATRONI_STACK_TRANSPORT: marker("plain-to-tls"),
+    });
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "check.sh"), "utf8")).toBe("either scheme\n");
+    const save = indexOf(r.calls, /^admin: show servers state/);
+    const reload = indexOf(r.calls, /^systemctl reload haproxy/);
+    const enables = r.calls.filter((l) => /^admin: enable health /.test(l));
+    expect(save).toBeLessThan(reload);
+    expect(enables).toEqual(servers.map((sv) => `admin: enable health ${sv}`));
+    expect(indexOf(r.calls, /^admin: enable health/)).toBeGreaterThan(reload);
+  });
+
+  it("HAProxy without a switch: no check script written, no health command", () => {
+    admin();
+    stub("haproxy");
+    fs.writeFileSync(path.join(dir, "check.sh"), "the check\n");
+    const r = run("haproxy-configure", {
+      CONFIG_PATH: path.join(dir, "haproxy.cfg"),
+      CONFIG: "global",
+      STATE_FILE: path.join(dir, "state", "servers"),
+      ADMIN_SOCKET: path.join(dir, "admin.sock"),
+      VIP_CHECK_PATH: path.join(dir, "check.sh"),
+      VIP_CHECK: "either scheme",
+      SERVERS: servers,
+      PATRONI_STACK_TRANSPORT: marker("tls"),
+    });
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "check.sh"), "utf8")).toBe("the check\n");
+    expect(r.calls.filter((l) => /health/.test(l))).toEqual([]);
+  });
+
+  const tlsSwitch = (action: string, transport: string, extra: Record<string, ScriptValue> = {}) =>
+    run("tls-switch", {
+      ACTION: action,
+      CONFIG_PATH: path.join(dir, "patroni.yml"),
+      HAPROXY_CONFIG: path.join(dir, "haproxy.cfg"),
+      ADMIN_SOCKET: path.join(dir, "admin.sock"),
+      SERVERS: servers,
+      PATRONI_STACK_TRANSPORT: marker(transport),
+      ...extra,
+    });
+
+  it("holds every server's check state while the REST API moves, unless HAProxy checks over TLS already", () => {
+    admin();
+    fs.writeFileSync(path.join(dir, "haproxy.cfg"), "server pg1 10.0.0.11:5432 check port 8008\n");
+    const r = tlsSwitch("hold", "plain-to-tls");
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.calls.filter((l) => /^admin:/.test(l))).toEqual(servers.map((sv) => `admin: disable health ${sv}`));
+    fs.writeFileSync(path.join(dir, "haproxy.cfg"), "server pg1 10.0.0.11:5432 check port 8008 check-ssl\n");
+    expect(tlsSwitch("hold", "plain-to-tls").calls.filter((l) => /^admin:/.test(l))).toEqual([]);
+  });
+
+  it("pauses and resumes the cluster (already done is fine), and says why it cannot", () => {
+    stub("patronictl", 'if [ "$3" = pause ]; then echo "Error: Cluster is already paused"; exit 1; fi; exit 0');
+    expect(tlsSwitch("pause", "plain-to-tls").out).toContain("cluster management already paused");
+    expect(tlsSwitch("resume", "plain-to-tls").out).toContain("cluster management resumed");
+    stub("patronictl", 'echo "Error: no leader"; exit 1');
+    const r = tlsSwitch("pause", "plain-to-tls");
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain("patronictl pause failed: Error: no leader");
+  });
+
+  it("does nothing on a host that is not switching, and records TLS at the end of a switch", () => {
+    stub("patronictl", "exit 1");
+    for (const action of ["pause", "hold", "resume", "done"]) {
+      const r = tlsSwitch(action, "tls");
+      expect({ action, status: r.status, calls: r.calls.filter(Boolean) }).toEqual({ action, status: 0, calls: [] });
+    }
+    expect(tlsSwitch("done", "plain-to-tls").status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "transport"), "utf8")).toBe("tls\n");
+  });
+});
+
 describe("etcd-configure", () => {
   const vars = () => ({
     MEMBER: "pg2",
@@ -104,9 +205,70 @@ describe("etcd-configure", () => {
     PEERS: ["http://10.0.0.11:2379", "http://10.0.0.13:2379"],
     CONFIG_PATH: path.join(dir, "etcd.yml"),
     CONFIG: "name: pg2",
+    SWITCH_CONFIG: "name: pg2\nboth: true",
+    PEER_URL: "http://10.0.0.12:2380",
     UNIT: "[Unit]",
     UNIT_PATH: path.join(dir, "etcd.service"),
     DATA_DIR: path.join(dir, "data"),
+    PHASE: "configure",
+  });
+  // A TLS stack's member, on a host that records TRANSPORT (see transport_unchanged).
+  const tlsVars = (phase: string, transport: string) => {
+    const marker = path.join(dir, "transport");
+    fs.writeFileSync(marker, `${transport}\n`);
+    return {
+      ...vars(),
+      CLIENT_URL: "https://10.0.0.12:2379",
+      PEERS: ["https://10.0.0.11:2379", "https://10.0.0.13:2379"],
+      PEER_URL: "https://10.0.0.12:2380",
+      PHASE: phase,
+      PATRONI_STACK_TRANSPORT: marker,
+    };
+  };
+  // `etcdctl lock NAME -- CMD...` runs CMD while it holds the lock; `member list` shows pg2 on
+  // a plain-text peer URL.
+  const lockingEtcdctl = () =>
+    stub(
+      "etcdctl",
+      'if [[ " $* " == *" lock "* ]]; then while [ "$1" != -- ]; do shift; done; shift; exec "$@"; fi\n' +
+        'if [[ " $* " == *" member list "* ]]; then echo \'{"members":[{"ID":3054,"name":"pg2","peerURLs":["http://10.0.0.12:2380"]}]}\'; fi',
+    );
+
+  it("switching to TLS: serves both schemes, moves the peer URL to TLS under the lock, then restarts; all through plain text", () => {
+    lockingEtcdctl();
+    const r = run("etcd-configure", tlsVars("configure", "plain-to-tls"));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toContain("both: true");
+    const lock = indexOf(r.calls, /^etcdctl --endpoints=http:\/\/10\.0\.0\.11:2379,http:\/\/10\.0\.0\.13:2379 lock /);
+    const update = indexOf(r.calls, /^etcdctl .*member update bee --peer-urls=https:\/\/10\.0\.0\.12:2380$/);
+    const restart = indexOf(r.calls, /^systemctl restart etcd/);
+    expect(lock).toBeGreaterThanOrEqual(0);
+    expect(update).toBeGreaterThan(lock);
+    expect(restart).toBeGreaterThan(update);
+    // Only the new peer URL is in TLS (the lock's command line carries it).
+    const urls = r.calls.filter((l) => /^etcdctl/.test(l)).flatMap((l) => l.match(/https:\/\/[0-9.:]+/g) ?? []);
+    expect([...new Set(urls)]).toEqual(["https://10.0.0.12:2380"]);
+  });
+
+  it("switching to TLS, finish phase: serves TLS only, restarting through TLS", () => {
+    lockingEtcdctl();
+    fs.writeFileSync(path.join(dir, "etcd.yml"), "name: pg2\nboth: true\n");
+    const r = run("etcd-configure", tlsVars("finish", "plain-to-tls"));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(fs.readFileSync(path.join(dir, "etcd.yml"), "utf8")).toBe("name: pg2\n");
+    expect(
+      indexOf(r.calls, /^etcdctl --endpoints=https:\/\/10\.0\.0\.11:2379,https:\/\/10\.0\.0\.13:2379 lock /),
+    ).toBeGreaterThanOrEqual(0);
+    expect(indexOf(r.calls, /member update [0-9a-f]+ /)).toBe(-1);
+    expect(indexOf(r.calls, /^systemctl restart etcd/)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("without a switch, the finish phase touches nothing", () => {
+    lockingEtcdctl();
+    const r = run("etcd-configure", tlsVars("finish", "tls"));
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(path.join(dir, "etcd.yml"))).toBe(false);
+    expect(r.calls.filter((l) => l !== "")).toEqual([]);
   });
 
   it("restarts a running member with a changed configuration under the cluster's lock, through its peers", () => {
@@ -207,6 +369,18 @@ describe("etcd-start", () => {
     expect(r.calls.filter((l) => /member remove/.test(l))).toHaveLength(1);
     expect(indexOf(r.calls.slice(0, remove), /endpoint health/)).toBeGreaterThanOrEqual(0);
     expect(r.out).toContain("removing etcd member pg4 (4444): roles.etcd no longer lists it");
+  });
+
+  it("keeps a member whose peer URL changed scheme (a cluster switching to TLS): the same address is the same member", () => {
+    registered();
+    fs.mkdirSync(path.join(dir, "data", "member"), { recursive: true });
+    const r = run("etcd-start", {
+      ...vars(true),
+      DECLARED_PEER_URLS: ["https://10.0.0.11:2380", "https://10.0.0.12:2380", "https://10.0.0.13:2380"],
+    });
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    // Only pg4, which roles.etcd no longer lists, leaves: the others are registered on http.
+    expect(r.calls.filter((l) => /member remove/.test(l))).toEqual([expect.stringMatching(/member remove 4444$/)]);
   });
 
   it("checks only itself when it is the one member left", () => {

@@ -110,12 +110,24 @@ describe("the transport check before anything on a host changes", () => {
     return { ...r, recorded: fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : undefined };
   };
 
-  it("refuses to turn TLS on for a host whose services run in plain text, and changes nothing", () => {
+  it("marks a running host in plain text that the stack now wants in TLS as switching", () => {
     const r = check("tls", "plain", "etcd patroni");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/etcd patroni on this host switch from plain text to TLS in this up/);
+    expect(r.recorded).toBe("plain-to-tls");
+  });
+
+  it("goes on with a switch that an earlier up left half way", () => {
+    const r = check("tls", "plain-to-tls", "patroni");
+    expect(r.status).toBe(0);
+    expect(r.recorded).toBe("plain-to-tls");
+  });
+
+  it("refuses to turn TLS off in the middle of a switch", () => {
+    const r = check("plain", "plain-to-tls", "etcd");
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/tls\.enabled changed on a running cluster: etcd patroni on this host run with plain/);
-    expect(r.stderr).toMatch(/set tls\.enabled back to false/);
-    expect(r.recorded).toBe("plain");
+    expect(r.stderr).toMatch(/etcd on this host run with tls, the stack now asks for plain/);
+    expect(r.recorded).toBe("plain-to-tls");
   });
 
   it("refuses to turn TLS off for a running router", () => {
@@ -128,6 +140,7 @@ describe("the transport check before anything on a host changes", () => {
     ["a new host", "tls", undefined, "", "tls"],
     ["the same transport", "tls", "tls", "etcd patroni haproxy", "tls"],
     ["a host with nothing running (after a destroy)", "plain", "tls", "keepalived", "plain"],
+    ["a host with nothing running after a switch left half way", "tls", "plain-to-tls", "", "tls"],
   ])("records the transport of %s", (_what, want, recorded, active, after) => {
     const r = check(want, recorded, active);
     expect(r.status).toBe(0);

@@ -11,6 +11,8 @@ import { resolveSettings } from "../../settings";
 import { planCluster } from "../../plan";
 import { renderHaproxyConfig } from "../../configs/haproxy";
 import { renderVipCheck } from "../../configs/keepalived";
+import { renderEtcdConfig } from "../../configs/etcd";
+import { parse } from "yaml";
 import { renderClientEnv, hostAltNames, userCaProblems } from "../../configs/tls";
 import { readUserCa, ConfigError } from "../../settings";
 import { renderScript } from "../../configs/scripts";
@@ -130,6 +132,30 @@ describe("rendered files that verify", () => {
     expect(env).toMatch(/^export ETCDCTL_CACERT=\/etc\/patroni-stack\/tls\/ca.crt$/m);
     expect(env).toMatch(/^export CURL_CA_BUNDLE=/m);
     expect(env).not.toMatch(/insecure|-k\b/);
+  });
+
+  it("while a running cluster switches: etcd serves both schemes and advertises TLS; the VIP check takes either", () => {
+    const etcd = parse(renderEtcdConfig(plan.etcd.members[0], plan.etcd, { bothSchemes: true })) as Record<
+      string,
+      unknown
+    >;
+    expect(String(etcd["listen-client-urls"]).split(",")).toEqual([
+      "http://10.213.7.11:2379",
+      "https://10.213.7.11:2379",
+      "http://127.0.0.1:2379",
+      "https://127.0.0.1:2379",
+    ]);
+    expect(etcd["advertise-client-urls"]).toBe("https://10.213.7.11:2379");
+    expect(etcd["listen-peer-urls"]).toMatch(/^https:.*,https:/);
+    expect(etcd["client-transport-security"]).toMatchObject({ "client-cert-auth": true });
+    // Once the switch is done, TLS only.
+    const final = parse(renderEtcdConfig(plan.etcd.members[0], plan.etcd)) as Record<string, unknown>;
+    expect(final["listen-client-urls"]).not.toMatch(/http:/);
+    const either = renderVipCheck(7000, true, [5000], { eitherScheme: true });
+    expect(either).toMatch(
+      /--cacert \/etc\/patroni-stack\/tls\/ca.crt .*https:\/\/127.0.0.1:7000\/ \|\| curl .*http:\/\/127/,
+    );
+    expect(renderVipCheck(7000, true, [5000])).not.toMatch(/http:/);
   });
 
   it("installs keys with mode 0600 from stdin, never from the script's text", () => {
