@@ -2,7 +2,8 @@
  * Part of `make bench`: what TLS costs, on the dev topology under this machine's engine (or
  * PATRONI_STACK_ENGINE). The stack is deployed from nothing with `tls.enabled: false` and with
  * TLS on; each is switched over once under the chaos client's writes (every 50 ms through the
- * virtual IP). TLS on also renews every certificate under the same client. Timings go to
+ * virtual IP). The stack deployed in plain text then turns TLS on in place with an `up` under the
+ * same client (TLS when the server offers it); TLS on renews every certificate. Timings go to
  * bench/results/e2e.json as `dev-tls-off` and `dev-tls-on`, and to docs/benchmarks.md.
  *
  *   npx ts-node --swc bench/tls.ts
@@ -15,8 +16,8 @@ import { editConfig, makeStack, patronictlList, recordBenchmark, switchover, typ
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `change` under the chaos client's writes; the longest write gap and the failed and lost writes. */
-async function underLoad(stack: TestStack, label: string, change: () => Promise<void>) {
-  const client = await startWriting(endpoints(stack).rw, label);
+async function underLoad(stack: TestStack, label: string, change: () => Promise<void>, preferTls = false) {
+  const client = await startWriting({ ...endpoints(stack).rw, preferTls }, label);
   try {
     await sleep(2000);
     await change();
@@ -57,6 +58,24 @@ async function main(): Promise<void> {
         switchover_failed_writes: sw.failed,
         switchover_lost_writes: sw.lost,
       });
+      if (!tls) {
+        let seconds = 0;
+        const on = await underLoad(
+          stack,
+          `${label}-switch-on`,
+          async () => {
+            editConfig(stack, "tls", { enabled: true });
+            seconds = (await mustRun(stack, "up", `${label} switch to TLS`)).seconds;
+          },
+          true,
+        );
+        Object.assign(values, {
+          switch_on_s: seconds,
+          switch_on_write_gap_s: on.gap_s,
+          switch_on_failed_writes: on.failed,
+          switch_on_lost_writes: on.lost,
+        });
+      }
       if (tls) {
         let seconds = 0;
         const renewal = await underLoad(stack, `${label}-renewal`, async () => {

@@ -140,7 +140,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
             CONFIG_PATH: PATRONI_CONFIG_PATH,
             HAPROXY_CONFIG: HAPROXY_CONFIG_PATH,
             ADMIN_SOCKET: HAPROXY_ADMIN_SOCKET,
-            SERVERS: plan.routers.filter((r) => r.host.name === host.name).flatMap(haproxyServers),
+            // Only the hold names the router's servers (the other steps change with no member).
+            SERVERS:
+              action === "hold" ? plan.routers.filter((r) => r.host.name === host.name).flatMap(haproxyServers) : [],
           }),
         },
         { parent: this, dependsOn: [...(access.after ?? []), ...after] },

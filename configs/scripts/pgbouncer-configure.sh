@@ -39,3 +39,19 @@ for i in "${!POOLS[@]}"; do
     systemctl reload "$unit"
   fi
 done
+
+# A router switching from plain text to TLS: once each reloaded pool makes its server connections
+# with TLS, the ones it opened before in plain text are closed as they are released (RECONNECT),
+# so every hop is encrypted without waiting for server_lifetime. Its clients stay connected.
+if switching_to_tls; then
+  for entry in "${POOLS[@]}"; do
+    IFS=: read -r pool _ unit <<<"$entry"
+    systemctl is-active --quiet "$unit" || continue
+    server_tls() {
+      [ "$("$TOOL_PATH" "$1" -qAtc 'SHOW CONFIG' | awk -F'|' '$1 == "server_tls_sslmode" { print $2 }')" = verify-full ]
+    }
+    wait_until 30 "the $pool pool to take its TLS settings" server_tls "$pool"
+    "$TOOL_PATH" "$pool" -qAtc RECONNECT >/dev/null
+    log "the $pool pool reopens its server connections over TLS (RECONNECT)"
+  done
+fi

@@ -765,7 +765,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         // pg4's own resources; elsewhere only updates of the steps that list the members.
         const elsewhere = changed.filter((e) => !e.name.includes("pg4")).map((e) => `${e.op} ${e.name}`);
         const listsMembers =
-          /^update postgres-(haproxy-\w+-configure|patroni-\w+-configure|dcs-apply|handback|roles|backup-configure)-(run|upload)$|^update postgres-dcs-state$/;
+          /^update postgres-(haproxy-\w+-configure|patroni-\w+-configure|tls-switch-hold-\w+|dcs-apply|handback|roles|backup-configure)-(run|upload)$|^update postgres-dcs-state$/;
         expect(elsewhere.filter((n) => !listsMembers.test(n))).toEqual([]);
         let members = patronictlList(stack, stack.leader);
         for (let i = 0; i < 60 && members.find((m) => m.Member === "pg4")?.State !== "streaming"; i++) {
@@ -1193,10 +1193,15 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     expectSucceeded(r);
     timings.host_replaced_s = r.seconds;
     const touched = r.events.filter((e) => e.op !== "same").map((e) => e.name);
-    // Only what runs on that host: its container and its steps (the roles, DCS and hand-back steps
-    // run there). The backup repository scans the new host's SSH key again.
+    // Only what runs on that host: its container and its steps (the roles, DCS, hand-back and the
+    // TLS switch's pause and resume steps run there). The backup repository scans the new host's
+    // SSH key again.
     expect(
-      touched.filter((n) => !n.includes(`-${host}`) && !/^postgres-(roles|dcs|handback|backup-configure)-/.test(n)),
+      touched.filter(
+        (n) =>
+          !n.includes(`-${host}`) &&
+          !/^postgres-(roles|dcs|handback|backup-configure|tls-switch-pause|tls-switch-resume)-/.test(n),
+      ),
     ).toEqual([]);
     expect(touched).toContain(`local-${host}`);
     expect(preview.events.filter((e) => e.op !== "same").length).toBe(touched.length);

@@ -488,6 +488,31 @@ describe("pgbouncer-configure", () => {
     expect(r.calls.filter((l) => /restart/.test(l))).toEqual([]);
   });
 
+  it("switching to TLS: once the reloaded pool makes TLS server connections, RECONNECT closes the plain ones", () => {
+    // The admin tool, already in place (the step finds it unchanged): it records its calls.
+    const body = `if [[ "$*" == *"SHOW CONFIG"* ]]; then echo "server_tls_sslmode|verify-full|prefer|yes"; fi`;
+    stub("pooltool", body);
+    fs.writeFileSync(path.join(dir, "transport"), "plain-to-tls\n");
+    fs.writeFileSync(path.join(dir, "rw.ini"), "[pgbouncer]\nlisten_port = 5000\n");
+    const r = run(
+      "pgbouncer-configure",
+      {
+        ...vars(5000),
+        TOOL_PATH: path.join(dir, "bin", "pooltool"),
+        TOOL: `#!/bin/bash\necho "pooltool $*" >> "${calls}"\n${body}`,
+        PATRONI_STACK_TRANSPORT: path.join(dir, "transport"),
+      },
+      '"pgbouncer" "pw"\n',
+    );
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    const reload = indexOf(r.calls, /^systemctl reload pool@rw.service/);
+    const shown = indexOf(r.calls, /^pooltool rw -qAtc SHOW CONFIG/);
+    const reconnect = indexOf(r.calls, /^pooltool rw -qAtc RECONNECT/);
+    expect(reload).toBeGreaterThanOrEqual(0);
+    expect(shown).toBeGreaterThan(reload);
+    expect(reconnect).toBeGreaterThan(shown);
+  });
+
   it("reloads a running pool whose file is unchanged: the run sets back settings that drifted", () => {
     fs.writeFileSync(path.join(dir, "rw.ini"), "[pgbouncer]\nlisten_port = 5000\nmax_client_conn = 10\n");
     fs.writeFileSync(path.join(dir, "users.txt"), '"pgbouncer" "pw"\n');
