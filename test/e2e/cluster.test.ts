@@ -8,7 +8,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { ETCD_CONFIG_PATH } from "../../configs/etcd";
-import { HAPROXY_CONFIG_PATH } from "../../configs/haproxy";
+import { HAPROXY_CONFIG_PATH, READ_WRITE_LISTENER, serverStates } from "../../configs/haproxy";
 import { LOG_PATH, SPOOL_PATH } from "../../configs/pgbackrest";
 import { POOL_TOOL_PATH } from "../../configs/pgbouncer";
 import { KEEPALIVED_CONFIG_PATH } from "../../configs/keepalived";
@@ -1295,7 +1295,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
   // A stack of its own, once the suite's cluster is gone: the dev topology without its backup host.
   itOn(
     ["dev"],
-    "switches a running cluster from plain text to TLS in place: no HAProxy server DOWN, the virtual IP stays, no write fails",
+    "switches a running cluster (its primary moved since the deploy) from plain text to TLS in place: no HAProxy server DOWN, the virtual IP stays, no write fails",
     async () => {
       const plain = makeStack("dev", 8, {
         kind: "switch",
@@ -1308,6 +1308,21 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
       try {
         expectSucceeded(await runStack(plain, "up"));
         expect(plain.tls).toBe(false);
+        // The roles moved since the deploy, as they do in a cluster's life: a replica leads.
+        const primary = plain.patroniHosts.find((h) => h !== plain.leader) ?? "";
+        switchover(plain, plain.leader, primary);
+        const leads = () => patronictlList(plain, primary).find((m) => m.Role === "Leader")?.Member;
+        for (let i = 0; i < 60 && leads() !== primary; i++) await new Promise((r) => setTimeout(r, 1000));
+        expect(leads()).toBe(primary);
+        // And HAProxy followed, before the switch's window opens (its checks mark the old primary DOWN).
+        const followed = () =>
+          plain.routers.every((r) => {
+            const csv = onHost(plain, r, `curl -s 'http://127.0.0.1:${plain.routerPorts.stats}/;csv'`);
+            const up = Object.entries(serverStates(csv, READ_WRITE_LISTENER)).filter(([, st]) => st === "UP");
+            return up.length === 1 && up[0][0] === primary;
+          });
+        for (let i = 0; i < 60 && !followed(); i++) await new Promise((r) => setTimeout(r, 1000));
+        expect(followed()).toBe(true);
         const vipHolder = () =>
           plain.routers.filter(
             (r) => onHost(plain, r, `ip -o -4 addr show | grep -c ' ${plain.vip}/' || true`) === "1",
@@ -1351,7 +1366,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         // Every host records TLS; the cluster runs unpaused, on its leader and timeline.
         for (const h of plain.hosts) expect(onHost(plain, h, "cat /etc/patroni-stack/transport")).toBe("tls");
         const members = patronictlList(plain, plain.leader);
-        expect(members.find((m) => m.Role === "Leader")?.Member).toBe(plain.leader);
+        expect(members.find((m) => m.Role === "Leader")?.Member).toBe(primary);
         // (The stack's URLs were read when it was plain text.)
         const tlsUrl = (url: string) => url.replace(/^http:/, "https:");
         expect(onHost(plain, plain.leader, `curl -sS ${tlsUrl(plain.restUrls[plain.leader])}/patroni`)).not.toMatch(
@@ -1380,7 +1395,7 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
         expect(
           onHost(
             plain,
-            plain.leader,
+            primary,
             `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${plain.pgPort} -c ` +
               `"select count(*), bool_and(s.ssl) from pg_stat_replication r join pg_stat_ssl s using (pid)"`,
           ),

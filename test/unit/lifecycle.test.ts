@@ -466,6 +466,32 @@ describe("etcd-start", () => {
   });
 });
 
+describe("patroni-start", () => {
+  const vars = (role: string) => ({
+    MEMBER: "pg2",
+    ROLE: role,
+    REST_URL: "https://10.0.0.12:8008",
+    PG_PORT: 5432,
+    SOCKET_DIR: dir,
+    TIMEOUT: 2,
+  });
+  // pg2 answers as the primary (it took the role in a switchover).
+  beforeEach(() => stub("curl", 'case "$*" in *"/primary"*) printf 200 ;; *) printf 503 ;; esac'));
+
+  it("finds a running member that holds the primary role since a switchover up, whatever its declared role", () => {
+    const r = run("patroni-start", vars("replica"));
+    if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
+    expect(r.out).toContain("pg2 is up (primary)");
+  });
+
+  it("waits for a replica it starts to stream, not for any role", () => {
+    stub("systemctl", 'case "$1" in is-active) exit 3 ;; esac');
+    const r = run("patroni-start", vars("replica"));
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain("timed out after 2s waiting for pg2 to answer https://10.0.0.12:8008/replica and stream");
+  });
+});
+
 describe("pgbouncer-configure", () => {
   const vars = (port: number) => ({
     UNIT_PATH: path.join(dir, "unit"),
