@@ -152,6 +152,10 @@ export class PatroniCluster extends pulumi.ComponentResource {
     // DCS until they restart, and a paused cluster (like failsafe mode) does not demote for it.
     const pause = plan.tls ? tlsSwitch("pause", plan.patroni.leader.host, "pause", []) : undefined;
 
+    // The routers' checks hold their state from the pause on: while etcd advertises TLS, the members
+    // still in plain text lose the DCS, and their REST API's answers with it.
+    const holds = pause ? plan.routers.map((r) => tlsSwitch(`hold-${r.name}`, r.host, "hold", [pause])) : [];
+
     // On destroy, every etcd member but the first listed stops at once (handing raft leadership
     // to the first if they hold it), then the first.
     const etcdNodes: EtcdNode[] = [];
@@ -161,7 +165,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
       etcdNodes.push(
         new EtcdNode(
           `${name}-etcd-${member.name}`,
-          { member, plan, access, stopsBefore: first ? [first] : [], configureAfter: pause ? [pause] : [] },
+          { member, plan, access, stopsBefore: first ? [first] : [], configureAfter: pause ? [pause, ...holds] : [] },
           { parent: this },
         ),
       );
@@ -183,12 +187,6 @@ export class PatroniCluster extends pulumi.ComponentResource {
           }
         : undefined;
 
-    const holds = pause
-      ? plan.routers.map((r) =>
-          tlsSwitch(`hold-${r.name}`, r.host, "hold", [pause, ...etcdNodes.map((n) => n.configured)]),
-        )
-      : [];
-
     // Installs and configs run in parallel everywhere; only the starts are ordered.
     const patroniNode = (member: PatroniMemberSpec, startAfter: pulumi.Resource[]) =>
       new PatroniNode(
@@ -200,7 +198,7 @@ export class PatroniCluster extends pulumi.ComponentResource {
           secrets,
           startAfter,
           backup: memberBackup,
-          configureAfter: pause ? [pause, ...holds] : [],
+          configureAfter: pause ? [pause, ...holds, ...etcdNodes.map((n) => n.configured)] : [],
         },
         { parent: this },
       );

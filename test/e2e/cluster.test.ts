@@ -8,7 +8,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { ETCD_CONFIG_PATH } from "../../configs/etcd";
-import { HAPROXY_CONFIG_PATH, READ_WRITE_LISTENER, serverStates } from "../../configs/haproxy";
+import { HAPROXY_CONFIG_PATH, READ_ONLY_LISTENER, READ_WRITE_LISTENER, serverStates } from "../../configs/haproxy";
 import { LOG_PATH, SPOOL_PATH } from "../../configs/pgbackrest";
 import { POOL_TOOL_PATH } from "../../configs/pgbouncer";
 import { KEEPALIVED_CONFIG_PATH } from "../../configs/keepalived";
@@ -1319,7 +1319,8 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
           plain.routers.every((r) => {
             const csv = onHost(plain, r, `curl -s 'http://127.0.0.1:${plain.routerPorts.stats}/;csv'`);
             const up = Object.entries(serverStates(csv, READ_WRITE_LISTENER)).filter(([, st]) => st === "UP");
-            return up.length === 1 && up[0][0] === primary;
+            const readOnly = serverStates(csv, READ_ONLY_LISTENER);
+            return up.length === 1 && up[0][0] === primary && readOnly[primary] === "DOWN";
           });
         for (let i = 0; i < 60 && !followed(); i++) await new Promise((r) => setTimeout(r, 1000));
         expect(followed()).toBe(true);

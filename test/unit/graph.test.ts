@@ -98,14 +98,15 @@ describe("a running cluster's switch from plain text to TLS (steps that do nothi
     for (const m of members) expect(dependsOn(`vip-etcd-${m}-configure`, "vip-tls-switch-pause")).toBe(true);
   });
 
-  it("holds the routers' checks once etcd serves both schemes, and only then restarts Patroni", () => {
+  it("holds the routers' checks before etcd advertises TLS, and restarts Patroni once etcd serves both schemes", () => {
     for (const r of routers) {
       expect(dependsOn(`vip-tls-switch-hold-${r}`, "vip-tls-switch-pause")).toBe(true);
-      for (const m of members) expect(dependsOn(`vip-tls-switch-hold-${r}`, `vip-etcd-${m}-configure`)).toBe(true);
+      for (const m of members) expect(dependsOn(`vip-etcd-${m}-configure`, `vip-tls-switch-hold-${r}`)).toBe(true);
     }
     for (const m of members) {
       expect(dependsOn(`vip-patroni-${m}-configure`, "vip-tls-switch-pause")).toBe(true);
       for (const r of routers) expect(dependsOn(`vip-patroni-${m}-configure`, `vip-tls-switch-hold-${r}`)).toBe(true);
+      for (const e of members) expect(dependsOn(`vip-patroni-${m}-configure`, `vip-etcd-${e}-configure`)).toBe(true);
     }
   });
 
