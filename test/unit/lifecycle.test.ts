@@ -113,20 +113,24 @@ describe("a running router's switch to TLS", () => {
     return path.join(dir, "transport");
   };
 
-  it("HAProxy: the VIP check takes either scheme first, then the reload, then the checks run again on every server", () => {
-    admin();
-    stub("haproxy");
-    fs.writeFileSync(path.join(dir, "check.sh"), "exec curl http://127.0.0.1:7000/\n");
-    const r = run("haproxy-configure", {
+  // haproxy-configure on a router with a virtual IP check, on a host that records TRANSPORT.
+  const haproxyConfigure = (config: string, transport: string) =>
+    run("haproxy-configure", {
       CONFIG_PATH: path.join(dir, "haproxy.cfg"),
-      CONFIG: "global\n  maxconn 100 # check-ssl",
+      CONFIG: config,
       STATE_FILE: path.join(dir, "state", "servers"),
       ADMIN_SOCKET: path.join(dir, "admin.sock"),
       VIP_CHECK_PATH: path.join(dir, "check.sh"),
       VIP_CHECK: "either scheme",
       SERVERS: servers,
-      PATRONI_STACK_TRANSPORT: marker("plain-to-tls"),
+      PATRONI_STACK_TRANSPORT: marker(transport),
     });
+
+  it("HAProxy: the VIP check takes either scheme first, then the reload, then the checks run again on every server", () => {
+    admin();
+    stub("haproxy");
+    fs.writeFileSync(path.join(dir, "check.sh"), "exec curl http://127.0.0.1:7000/\n");
+    const r = haproxyConfigure("global\n  maxconn 100 # check-ssl", "plain-to-tls");
     if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
     expect(fs.readFileSync(path.join(dir, "check.sh"), "utf8")).toBe("either scheme\n");
     const save = indexOf(r.calls, /^admin: show servers state/);
@@ -141,16 +145,7 @@ describe("a running router's switch to TLS", () => {
     admin();
     stub("haproxy");
     fs.writeFileSync(path.join(dir, "check.sh"), "the check\n");
-    const r = run("haproxy-configure", {
-      CONFIG_PATH: path.join(dir, "haproxy.cfg"),
-      CONFIG: "global",
-      STATE_FILE: path.join(dir, "state", "servers"),
-      ADMIN_SOCKET: path.join(dir, "admin.sock"),
-      VIP_CHECK_PATH: path.join(dir, "check.sh"),
-      VIP_CHECK: "either scheme",
-      SERVERS: servers,
-      PATRONI_STACK_TRANSPORT: marker("tls"),
-    });
+    const r = haproxyConfigure("global", "tls");
     if (r.status !== 0) throw new Error(`exit ${r.status}:\n${r.out}`);
     expect(fs.readFileSync(path.join(dir, "check.sh"), "utf8")).toBe("the check\n");
     expect(r.calls.filter((l) => /health/.test(l))).toEqual([]);
