@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= dev
 
-.PHONY: help up down preview refresh status ctl unit lint typecheck test e2e chaos bench clean
+.PHONY: help up down preview refresh secret status ctl unit lint typecheck test e2e chaos bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ refresh: ## let the engine re-read the hosts of STACK (then `make up` sets up an
 
 ctl: ## day-2 procedures on STACK: make ctl ARGS="list|history|switchover|failover|restart|reload|pause|resume|reinit|psql|logs ..."
 	@STACK=$(STACK) node_modules/.bin/ts-node --swc cli/ctl.ts $(ARGS)
+
+secret: ## store the secret KEY of STACK encrypted, the value from stdin or a prompt (make secret KEY=sshPrivateKey < key)
+	@[ -n "$(KEY)" ] || { echo "usage: make secret KEY=<config key> [STACK=<stack>] < value-file" >&2; exit 2; }
+	@scripts/stack.sh secret $(KEY) $(STACK)
 
 status: ## patronictl list of STACK
 	@scripts/stack.sh status $(STACK)

@@ -74,26 +74,33 @@ async function main() {
   });
 
   try {
+    // Secret values (`scripts/stack.sh secret`, `pulumi config set --secret`) decrypt with the
+    // passphrase in the environment, and reach the program as secrets.
+    const secretKeys: string[] = [];
+    const readConfig = () => readStackFile(workdir, stack, { secrets: "decrypt", secretKeys });
     if (verb === "preview") {
-      const config = readStackFile(workdir, stack);
+      const config = readConfig();
       process.chdir(workdir);
-      await up({ project, stack, config, state, sink, signal: interrupted.signal, load, dryRun: true });
+      await up({ project, stack, config, secretKeys, state, sink, signal: interrupted.signal, load, dryRun: true });
       const count = (op: Event["op"]) => events.filter((e) => e.op === op).length;
       console.log(
         `\npreview: ${count("create")} to create, ${count("update")} to update, ${count("replace")} to replace, ${count("delete")} to delete, ${count("same")} unchanged`,
       );
     } else if (verb === "up") {
-      const config = readStackFile(workdir, stack);
+      const config = readConfig();
       process.chdir(workdir);
       const result = await up({
         project,
         stack,
         config,
+        secretKeys,
         state,
         sink,
         signal: interrupted.signal,
         load,
       });
+      // A program without resources has saved no state: its directory may not exist yet.
+      fs.mkdirSync(path.dirname(state.file), { recursive: true, mode: 0o700 });
       fs.writeFileSync(
         path.join(path.dirname(state.file), `${stack}.outputs.json`),
         JSON.stringify(result.outputs, null, 1),

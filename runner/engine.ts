@@ -116,6 +116,8 @@ export interface UpOptions {
   stack: string;
   /** `patroni-stack:key` → JSON text, as `pulumi config` holds it. */
   config: Record<string, string>;
+  /** The config keys whose values are secret. */
+  secretKeys?: string[];
   state: StateFile;
   /** Loads the program (e.g. `require("./index")`) and returns its exports. */
   load: () => Record<string, unknown>;
@@ -236,7 +238,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     opts.stack,
     false,
   );
-  pulumi.runtime.setAllConfig(opts.config);
+  pulumi.runtime.setAllConfig(opts.config, opts.secretKeys);
 
   const captured = captureRegistrations((e) => {
     failures.push(e);

@@ -13,12 +13,6 @@ if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   export PULUMI_BACKEND_URL="file://$_ps_root/.pulumi-state"
 fi
 case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
-if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  _ps_pass="$_ps_root/.pulumi-state/passphrase"
-  if [ ! -s "$_ps_pass" ]; then
-    mkdir -p "$_ps_root/.pulumi-state"
-    (umask 077 && head -c 32 /dev/urandom | base64 >"$_ps_pass")
-  fi
-  export PULUMI_CONFIG_PASSPHRASE_FILE="$_ps_pass"
-fi
-unset _ps_root _ps_pass _ps_bin
+# shellcheck source=scripts/passphrase.sh
+. "$_ps_root/scripts/passphrase.sh"
+unset _ps_root _ps_bin

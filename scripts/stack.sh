@@ -3,6 +3,7 @@
 # runner (runner/cli.ts), which runs the same program without the CLI.
 #
 #   scripts/stack.sh [-v] up|down|preview|refresh|status [STACK]     (STACK defaults to dev)
+#   scripts/stack.sh secret KEY [STACK] <VALUE                       (an encrypted config value)
 #
 # `up`, `down` and `refresh` show one line per resource as it starts and ends, and write the
 # engine's whole output (every remote step's) to .pulumi-state/logs/<stack>-<verb>-<time>.log;
@@ -22,14 +23,31 @@ if [ "${1:-}" = -v ]; then
   verbose=1
   shift
 fi
-verb=${1:?usage: scripts/stack.sh [-v] up|down|preview|refresh|status [STACK]}
-stack=${2:-dev}
+verb=${1:?usage: scripts/stack.sh [-v] up|down|preview|refresh|status [STACK] | secret KEY [STACK]}
 dir=${PATRONI_STACK_DIR:-$root}
-events=${PATRONI_STACK_EVENTS:-}
-[ -f "$dir/Pulumi.$stack.yaml" ] || { echo "no stack file $dir/Pulumi.$stack.yaml" >&2; exit 2; }
-
 ts_node=("$root/node_modules/.bin/ts-node" --swc)
 ts() { "${ts_node[@]}" "$@"; }
+
+# `secret KEY [STACK]`: store patroni-stack:KEY in the stack file encrypted, as `pulumi config set
+# --secret` does and readable by either engine. The value comes from standard input (a prompt
+# when that is a terminal), never from the command line.
+if [ "$verb" = secret ]; then
+  key=${2:?usage: scripts/stack.sh secret KEY [STACK] <VALUE}
+  stack=${3:-dev}
+  # shellcheck source=scripts/passphrase.sh
+  . scripts/passphrase.sh
+  if [ -t 0 ]; then
+    read -rsp "value of $key (not shown): " value
+    echo >&2
+    printf '%s' "$value" | ts cli/secret.ts "$dir" "$stack" "$key"
+  else
+    ts cli/secret.ts "$dir" "$stack" "$key"
+  fi
+  exit
+fi
+stack=${2:-dev}
+events=${PATRONI_STACK_EVENTS:-}
+[ -f "$dir/Pulumi.$stack.yaml" ] || { echo "no stack file $dir/Pulumi.$stack.yaml" >&2; exit 2; }
 
 # Local stacks need the base image of their Debian suite (built once, then cached).
 suite=$(ts cli/stack-info.ts "$dir" "$stack" suite)
@@ -119,6 +137,8 @@ pulumi_run() {
 }
 
 direct_run() {
+  # shellcheck source=scripts/passphrase.sh
+  . scripts/passphrase.sh
   local args=(--workdir "$dir")
   [ -z "$events" ] || args+=(--events "$events")
   local quiet=()

@@ -4,7 +4,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { isMap, parse, parseDocument, stringify, YAMLMap } from "yaml";
+import { configPassphrase, PassphraseCrypter } from "./secrets";
 
 /** `patroni-stack:key` → JSON text, as `pulumi config` hands values to a program. */
 export type StackConfig = Record<string, string>;
@@ -14,29 +15,81 @@ export function stackFilePath(dir: string, stack: string): string {
 }
 
 /**
- * The stack's plain config values. An encrypted (secure) value is refused, since the direct runner
- * cannot decrypt it, unless `secrets: "skip"`: then it is left out and its key listed in `secretKeys`.
+ * The stack's config values. An encrypted (secure) value is refused (`secrets: "refuse"`), left out
+ * with its key listed in `secretKeys` (`"skip"`), or decrypted with the passphrase from the
+ * environment and its key listed in `secretKeys` (`"decrypt"`, the direct runner's runs).
  */
 export function readStackFile(
   dir: string,
   stack: string,
-  options: { secrets: "refuse" | "skip"; secretKeys?: string[] } = { secrets: "refuse" },
+  options: { secrets: "refuse" | "skip" | "decrypt"; secretKeys?: string[]; env?: NodeJS.ProcessEnv } = {
+    secrets: "refuse",
+  },
 ): StackConfig {
   const file = stackFilePath(dir, stack);
   if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
-  const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as {
+    config?: Record<string, unknown>;
+    encryptionsalt?: unknown;
+  };
   const config: StackConfig = {};
+  let crypter: PassphraseCrypter | undefined;
   for (const [key, value] of Object.entries(doc.config ?? {})) {
     if (value && typeof value === "object" && "secure" in value) {
-      if (options.secrets === "skip") {
-        options.secretKeys?.push(key);
-        continue;
+      if (options.secrets === "refuse")
+        throw new Error(`${key} is an encrypted secret, which this command does not read`);
+      options.secretKeys?.push(key);
+      if (options.secrets === "skip") continue;
+      if (typeof doc.encryptionsalt !== "string") {
+        throw new Error(`${file}: ${key} is encrypted but the file has no encryptionsalt: set the secret again`);
       }
-      throw new Error(`${key} is an encrypted secret: the direct runner only runs local stacks; use the Pulumi CLI`);
+      crypter ??= PassphraseCrypter.fromSalt(doc.encryptionsalt, configPassphrase(options.env));
+      const secure = (value as { secure: unknown }).secure;
+      if (typeof secure !== "string") throw new Error(`${file}: ${key}.secure is not a string`);
+      config[key] = crypter.decrypt(secure);
+      continue;
     }
     config[key] = typeof value === "string" ? value : JSON.stringify(value);
   }
   return config;
+}
+
+/**
+ * Set a config key to an encrypted value in the stack file, as `pulumi config set --secret` does:
+ * a key without a namespace is the project's (`patroni-stack:<key>`), and the value is encrypted
+ * with the file's salt, or a new one recorded in it. The rest of the file, comments too, stays.
+ */
+export function setStackSecret(
+  dir: string,
+  stack: string,
+  key: string,
+  value: string,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  if (!/^([A-Za-z][\w-]*:)?[A-Za-z][\w]*$/.test(key)) {
+    throw new Error(`secret key '${key}': a config key name such as backupS3AccessKey (letters and digits)`);
+  }
+  const file = stackFilePath(dir, stack);
+  if (!fs.existsSync(file)) throw new Error(`no stack file ${file}`);
+  const project = (parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+  const full = key.includes(":") ? key : `${project}:${key}`;
+  const doc = parseDocument(fs.readFileSync(file, "utf8"));
+  const passphrase = configPassphrase(env);
+  const salt = doc.get("encryptionsalt");
+  let crypter: PassphraseCrypter;
+  if (typeof salt === "string") {
+    crypter = PassphraseCrypter.fromSalt(salt, passphrase);
+  } else {
+    const made = PassphraseCrypter.create(passphrase);
+    crypter = made.crypter;
+    doc.set("encryptionsalt", made.salt);
+  }
+  const config = doc.get("config");
+  if (!isMap(config)) doc.set("config", doc.createNode({}));
+  const map = doc.get("config") as YAMLMap;
+  map.flow = false;
+  map.set(full, doc.createNode({ secure: crypter.encrypt(value) }));
+  fs.writeFileSync(file, doc.toString());
 }
 
 /** The `patroni-stack:*` values of a stack's config, without the prefix, as the schema reads them. */

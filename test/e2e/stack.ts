@@ -270,17 +270,17 @@ export function makeProject(name: string, main: string, config: Record<string, u
   return { name, dir, prefix: localPrefix(name) } as TestStack;
 }
 
-/** A secret of the stack's config, as a user sets it (`pulumi config set --secret`, the value on stdin). */
+/**
+ * A secret of the stack's config, as a user sets it (`scripts/stack.sh secret KEY STACK`, the value
+ * on stdin): encrypted in the stack file in the Pulumi CLI's format, with the stack's passphrase.
+ */
 export function setSecretConfig(stack: TestStack, key: string, value: string): void {
-  const bin = sh(path.join(ROOT, "scripts", "toolchain.sh"), []).trim();
-  const env = { ...engineEnv(stack, "pulumi"), PATH: `${bin}:${process.env.PATH ?? ""}` };
-  const run = (args: string[], input = "") =>
-    spawnSync("pulumi", args, { cwd: stack.dir, env, input, encoding: "utf8" });
-  fs.mkdirSync(path.join(stack.dir, ".pulumi-state"), { recursive: true });
-  const init = run(["stack", "init", stack.name]);
-  if (init.status !== 0 && !/already exists/.test(init.stderr)) throw new Error(`pulumi stack init: ${init.stderr}`);
-  const set = run(["config", "set", "--secret", "--stack", stack.name, `patroni-stack:${key}`], value);
-  if (set.status !== 0) throw new Error(`pulumi config set --secret ${key}: ${set.stderr}`);
+  const set = spawnSync(path.join(ROOT, "scripts", "stack.sh"), ["secret", key, stack.name], {
+    env: engineEnv(stack),
+    input: value,
+    encoding: "utf8",
+  });
+  if (set.status !== 0) throw new Error(`stack.sh secret ${key}: ${set.stderr}`);
 }
 
 /** The environment of a stack's runs: its own Pulumi state and passphrase, in its directory. */
