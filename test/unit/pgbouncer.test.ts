@@ -93,6 +93,10 @@ describe("pgbouncer.ini", () => {
     expect(settings.pgbouncer.server_login_retry).toBe(1);
   });
 
+  it("keeps each client's application_name as the client set it, so that a transaction pool sends no SET before its transactions", () => {
+    expect(settings.pgbouncer.application_name_add_host).toBe(0);
+  });
+
   it("refuses a value that would end its line", () => {
     expect(() => renderPgbouncerIni("t", { pgbouncer: { listen_addr: "*\nadmin_users = x" } })).toThrow(
       /bad PgBouncer/,
