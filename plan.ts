@@ -316,6 +316,7 @@ export function planCluster(settings: ResolvedSettings): ClusterPlan {
         poolSize: b.poolSize,
         maxDbConnections: b.maxDbConnections,
         maxClientConn: b.maxClientConn,
+        maxPreparedStatements: b.maxPreparedStatements,
         pools: [
           { name: "rw", listenPort: haproxy.readWritePort, serverPort: listeners.readWrite },
           { name: "ro", listenPort: haproxy.readOnlyPort, serverPort: listeners.readOnly },

@@ -56,6 +56,8 @@ export interface PgbouncerSpec {
   poolSize: number;
   maxDbConnections: number;
   maxClientConn: number;
+  /** max_prepared_statements when the stack sets it (PgBouncer 1.21+); else the package's default. */
+  maxPreparedStatements?: number;
   pools: PoolSpec[];
   packages: Packages;
   /** TLS towards clients (required when `requireClients`) and towards PostgreSQL (verified). */
@@ -112,6 +114,7 @@ export function pgbouncerSettings(spec: PgbouncerSpec, pool: PoolSpec): Record<s
       default_pool_size: spec.poolSize,
       max_db_connections: spec.maxDbConnections,
       max_client_conn: spec.maxClientConn,
+      ...(spec.maxPreparedStatements === undefined ? {} : { max_prepared_statements: spec.maxPreparedStatements }),
       // A failed server login (no primary behind HAProxy for a moment) is retried within a
       // second, not after PgBouncer's default 15 s.
       server_login_retry: 1,
@@ -140,6 +143,7 @@ export const POOL_DRIFT_KEYS = [
   "default_pool_size",
   "max_db_connections",
   "max_client_conn",
+  "max_prepared_statements",
   "auth_type",
   "auth_user",
   "admin_users",

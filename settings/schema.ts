@@ -261,6 +261,12 @@ const shape = z.strictObject({
       maxDbConnections: z.number().int().min(1).default(40),
       /** Client connections each pool accepts (max_client_conn). */
       maxClientConn: z.number().int().min(1).max(100000).default(1000),
+      /**
+       * Protocol-level (named) prepared statements a transaction pool tracks per server connection
+       * (max_prepared_statements, PgBouncer 1.21 and later); 0 turns the support off. Unset: the
+       * package's default (200 in trixie's 1.24; bookworm's 1.18 has no such support).
+       */
+      maxPreparedStatements: z.number().int().min(0).max(100000).optional(),
       packages: packages(["pgbouncer", "postgresql-client"], ["pgbouncer", "postgresql"]),
     })
     .prefault({}),

@@ -495,6 +495,40 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
     },
   );
 
+  // dev sets pgbouncer.maxPreparedStatements (PgBouncer 1.21+; seed's bookworm has 1.18)
+  itOn(["dev"], "runs clients' named prepared statements through the transaction pool", async () => {
+    expect(stack.pool?.mode).toBe("transaction");
+    const declared = (readConfig(stack, "pgbouncer") as { maxPreparedStatements?: number }).maxPreparedStatements;
+    expect(declared).toBeDefined();
+    for (const router of stack.routers) {
+      const shown = onHost(
+        stack,
+        router,
+        `${POOL_TOOL_PATH} rw -qAt -c 'SHOW CONFIG' | grep '^max_prepared_statements|'`,
+      );
+      expect(shown.split("|")[1]).toBe(String(declared));
+    }
+    // More clients than the pool has server connections: each client's statement, parsed once on
+    // its connection, runs on whichever server connection its transaction gets.
+    const clients = Array.from({ length: 30 }, () => new Client(pgSettings(endpoints(stack).rw)));
+    try {
+      await Promise.all(clients.map((c) => c.connect()));
+      const sums = await Promise.all(
+        clients.map(async (c, i) => {
+          let sum = 0;
+          for (let k = 0; k < 10; k++) {
+            const r = await c.query({ name: "add_one", text: "select $1::int + 1 as n, pg_sleep(0.01)", values: [i] });
+            sum += (r.rows[0] as { n: number }).n;
+          }
+          return sum;
+        }),
+      );
+      expect(sums).toEqual(clients.map((_, i) => 10 * (i + 1)));
+    } finally {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    }
+  });
+
   itOn(["dev"], "renews every certificate with an up: new serials everywhere, no restart, no lost write", async () => {
     const before = servedSerials();
     const started = () =>

@@ -35,7 +35,7 @@ const spec = pools(dev);
 describe("the pools' plan", () => {
   it("is off unless the stack turns it on: HAProxy keeps the clients' ports", () => {
     const { pgbouncer: _on, ...unpooled } = stackFileSettings("dev") as Record<string, unknown>;
-    expect(_on).toEqual({ enabled: true });
+    expect(_on).toEqual({ enabled: true, maxPreparedStatements: 100 });
     const plain = planCluster(resolveSettings(unpooled, withKey));
     expect(plain.pgbouncer).toBeUndefined();
     expect(plain.routers[0].listeners).toEqual({ readWrite: 5000, readOnly: 5001 });
@@ -95,6 +95,19 @@ describe("pgbouncer.ini", () => {
 
   it("keeps each client's application_name as the client set it, so that a transaction pool sends no SET before its transactions", () => {
     expect(settings.pgbouncer.application_name_add_host).toBe(0);
+  });
+
+  it("sets max_prepared_statements only when the stack does (PgBouncer 1.21+; older ones do not know it)", () => {
+    expect(settings.pgbouncer).not.toHaveProperty("max_prepared_statements");
+    const tracked = planCluster(
+      resolveSettings(pooled({ pgbouncer: { enabled: true, maxPreparedStatements: 50 } }), withKey),
+    );
+    const ini = renderPgbouncerConfig(pools(tracked), pools(tracked).pools[0], "pg1");
+    expect(ini).toMatch(/^max_prepared_statements = 50$/m);
+    expect(comparablePoolSettings(pools(tracked), pools(tracked).pools[0]).max_prepared_statements).toBe("50");
+    expect(configProblems(pooled({ pgbouncer: { enabled: true, maxPreparedStatements: -1 } })).join("\n")).toMatch(
+      /pgbouncer\.maxPreparedStatements/,
+    );
   });
 
   it("refuses a value that would end its line", () => {
