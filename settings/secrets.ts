@@ -19,14 +19,15 @@ export class SecretsError extends Error {}
 
 /**
  * The passphrase as Pulumi finds it: `PULUMI_CONFIG_PASSPHRASE` when set (even empty), else the
- * file `PULUMI_CONFIG_PASSPHRASE_FILE` names, without its trailing newline.
+ * file `PULUMI_CONFIG_PASSPHRASE_FILE` names, without white space around it (the variable is taken
+ * as it is).
  */
 export function configPassphrase(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
   const file = env.PULUMI_CONFIG_PASSPHRASE_FILE;
   if (file) {
     try {
-      return fs.readFileSync(file, "utf8").replace(/\r?\n$/, "");
+      return fs.readFileSync(file, "utf8").trim();
     } catch (e) {
       throw new SecretsError(`PULUMI_CONFIG_PASSPHRASE_FILE ${file}: ${(e as Error).message}`);
     }

@@ -34,9 +34,9 @@ describe("the passphrase crypter", () => {
     expect(() => again.decrypt(`${v}:${nonce}:${flipped.toString("base64")}`)).toThrow(/does not decrypt/);
   });
 
-  it("finds the passphrase as Pulumi does: the variable, else the file without its newline", () => {
+  it("finds the passphrase as Pulumi does: the variable as it is, else the file without white space around it", () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "patroni-stack-pass-")), "passphrase");
-    fs.writeFileSync(file, "from-file\n");
+    fs.writeFileSync(file, " from-file\n");
     expect(configPassphrase({ PULUMI_CONFIG_PASSPHRASE: "", PULUMI_CONFIG_PASSPHRASE_FILE: file })).toBe("");
     expect(configPassphrase({ PULUMI_CONFIG_PASSPHRASE_FILE: file })).toBe("from-file");
     expect(() => configPassphrase({})).toThrow(/PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE/);
