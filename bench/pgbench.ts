@@ -12,6 +12,7 @@
  *   npx ts-node --swc bench/pgbench.ts [--clients 50] [--seconds 60] [--scale 10]
  */
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
 import { parseArgs } from "util";
 import { pgpassLine } from "../configs/pgpass";
@@ -35,6 +36,11 @@ export interface ThroughputRun {
   latencyMs: number;
   transactions: number;
   failed: number;
+  /**
+   * CPU time per transaction (µs) during the run: every host's container in all (`hosts`), and
+   * the routers' PgBouncer and HAProxy processes; absent where the cgroup cannot be read.
+   */
+  cpuUsPerTransaction?: { hosts: number; pgbouncer: number; haproxy: number };
 }
 
 export interface ThroughputRecord {
@@ -63,6 +69,55 @@ export function parsePgbench(out: string): Pick<ThroughputRun, "tps" | "latencyM
     failed: /^number of failed transactions: (\d+)/m.test(out)
       ? num(/^number of failed transactions: (\d+)/m, "failure count")
       : 0,
+  };
+}
+
+/** CPU seconds so far: each host container's (its cgroup, from this machine) and two services'. */
+interface CpuSample {
+  hosts?: number;
+  pgbouncer: number;
+  haproxy: number;
+}
+
+/** A container's CPU seconds from its cgroup (v1 cpuacct or v2 cpu.stat), or undefined. */
+function containerCpuSeconds(container: string): number | undefined {
+  const id = spawnSync("docker", ["inspect", "-f", "{{.Id}}", container], { encoding: "utf8" }).stdout.trim();
+  const v1 = `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`;
+  if (fs.existsSync(v1)) return Number(fs.readFileSync(v1, "utf8")) / 1e9;
+  const v2 = [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, `/sys/fs/cgroup/docker/${id}/cpu.stat`].find(
+    (f) => fs.existsSync(f),
+  );
+  const usec = v2 && /^usage_usec (\d+)$/m.exec(fs.readFileSync(v2, "utf8"))?.[1];
+  return usec ? Number(usec) / 1e6 : undefined;
+}
+
+function cpuSample(stack: TestStack): CpuSample {
+  const sample: CpuSample = { pgbouncer: 0, haproxy: 0 };
+  const totals = stack.hosts.map((h) => containerCpuSeconds(`${stack.prefix}-${h}`));
+  if (totals.every((t) => t !== undefined)) sample.hosts = totals.reduce((a, b) => a + b, 0);
+  // utime + stime (fields 14 and 15 of /proc/PID/stat, in clock ticks) of the long-lived services.
+  const script = `hz=$(getconf CLK_TCK); cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$hz" '$2 == "(pgbouncer)" || $2 == "(haproxy)" { t[$2] += $14 + $15 } END { for (k in t) print k, t[k] / hz }'`;
+  for (const router of stack.routers) {
+    for (const line of onHost(stack, router, script).split("\n")) {
+      const [name, seconds] = line.split(" ");
+      if (name === "(pgbouncer)") sample.pgbouncer += Number(seconds);
+      if (name === "(haproxy)") sample.haproxy += Number(seconds);
+    }
+  }
+  return sample;
+}
+
+function perTransaction(
+  before: CpuSample,
+  after: CpuSample,
+  transactions: number,
+): ThroughputRun["cpuUsPerTransaction"] {
+  if (before.hosts === undefined || after.hosts === undefined || transactions === 0) return undefined;
+  const us = (s: number) => Math.round((s * 1e6) / transactions);
+  return {
+    hosts: us(after.hosts - before.hosts),
+    pgbouncer: us(after.pgbouncer - before.pgbouncer),
+    haproxy: us(after.haproxy - before.haproxy),
   };
 }
 
@@ -118,15 +173,18 @@ async function main(): Promise<void> {
             workload === "select-only" ? "-S" : "",
             connectPerTransaction ? "-C" : "",
           ].join(" ");
-          const run = {
+          const before = cpuSample(stack);
+          const result = parsePgbench(pgbench(ports[p], args));
+          const run: ThroughputRun = {
             path: p,
             workload,
             connectPerTransaction,
-            ...parsePgbench(pgbench(ports[p], args)),
+            ...result,
+            cpuUsPerTransaction: perTransaction(before, cpuSample(stack), result.transactions),
           };
           runs.push(run);
           process.stdout.write(
-            `${workload}${connectPerTransaction ? " -C" : ""} ${p}: ${run.tps.toFixed(0)} tps, ${run.latencyMs} ms, ${run.failed} failed\n`,
+            `${workload}${connectPerTransaction ? " -C" : ""} ${p}: ${run.tps.toFixed(0)} tps, ${run.latencyMs} ms, ${run.failed} failed, CPU per transaction ${JSON.stringify(run.cpuUsPerTransaction ?? "unknown")} µs\n`,
           );
         }
       }

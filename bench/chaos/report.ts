@@ -304,8 +304,13 @@ export function renderThroughputSection(t: ThroughputRecord): string {
       const ratio = direct && pooled ? `${(pooled.tps / direct.tps).toFixed(2)}×` : "-";
       const failed = `${direct?.failed ?? "-"} / ${pooled?.failed ?? "-"}`;
       const lat = `${direct?.latencyMs ?? "-"} / ${pooled?.latencyMs ?? "-"} ms`;
+      const cpu = (r?: ThroughputRun) =>
+        r?.cpuUsPerTransaction ? r.cpuUsPerTransaction.hosts.toLocaleString("en-US") : "-";
+      const services = pooled?.cpuUsPerTransaction
+        ? `${pooled.cpuUsPerTransaction.pgbouncer.toLocaleString("en-US")} / ${pooled.cpuUsPerTransaction.haproxy.toLocaleString("en-US")}`
+        : "-";
       rows.push(
-        `| ${w === "select-only" ? "`-S`" : "read-write (TPC-B like)"} | ${c ? "per transaction (`-C`)" : "per client"} | ${tps(direct)} | ${tps(pooled)} | ${ratio} | ${lat} | ${failed} |`,
+        `| ${w === "select-only" ? "`-S`" : "read-write (TPC-B like)"} | ${c ? "per transaction (`-C`)" : "per client"} | ${tps(direct)} | ${tps(pooled)} | ${ratio} | ${lat} | ${cpu(direct)} / ${cpu(pooled)} µs | ${services} µs | ${failed} |`,
       );
     }
   }
@@ -318,10 +323,11 @@ export function renderThroughputSection(t: ThroughputRecord): string {
     `pools of ${t.poolSize} server connections), \`pgbench -i -s ${t.scale}\`, then ${t.clients} clients for ${t.seconds} s per run, all through`,
     "the virtual IP and TLS-verified: **direct** is HAProxy's direct read-write listener (`haproxy.directReadWritePort`),",
     "**pooled** is PgBouncer's read-write pool on the clients' port. pgbench runs on the member that routes no",
-    "clients, on the same two cores as every container.",
+    "clients, on the same two cores as every container. **CPU** is the CPU time per transaction of every host's",
+    "container together (their cgroups), and of the routers' PgBouncer and HAProxy processes in the pooled run.",
     "",
-    "| workload | connection | direct | pooled | pooled / direct | latency (direct / pooled) | failed (direct / pooled) |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| workload | connection | direct | pooled | pooled / direct | latency (direct / pooled) | CPU (direct / pooled) | PgBouncer / HAProxy CPU (pooled) | failed (direct / pooled) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     "",
   ].join("\n");

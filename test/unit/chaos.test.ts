@@ -146,15 +146,18 @@ describe("the throughput bench", () => {
       poolMode: "transaction",
       poolSize: 20,
       runs: [
-        run("direct", false, 10000),
-        run("pooled", false, 9000),
+        { ...run("direct", false, 10000), cpuUsPerTransaction: { hosts: 120, pgbouncer: 0, haproxy: 23 } },
+        { ...run("pooled", false, 9000), cpuUsPerTransaction: { hosts: 161, pgbouncer: 28, haproxy: 25 } },
         run("direct", true, 80),
         run("pooled", true, 1200),
       ],
     };
     const md = renderThroughputSection(t);
     expect(md).toContain("| `-S` | per client | 10,000 tps | 9,000 tps | 0.90× |");
-    expect(md).toContain("| `-S` | per transaction (`-C`) | 80 tps | 1,200 tps | 15.00× |");
+    expect(md).toContain("| 5 / 5 ms | 120 / 161 µs | 28 / 25 µs | 0 / 0 |");
+    expect(md).toContain(
+      "| `-S` | per transaction (`-C`) | 80 tps | 1,200 tps | 15.00× | 5 / 5 ms | - / - µs | - µs |",
+    );
     expect(md).toContain("| read-write (TPC-B like) | per client | - | - | - |");
   });
 });
