@@ -30,7 +30,10 @@ export function plainUrl(url: string): string {
 /**
  * One member's file. With `bothSchemes` (a TLS stack whose running cluster switches from plain
  * text), the client port serves plain text and TLS side by side and advertises TLS, so clients can
- * move over before the member requires TLS; peers already speak TLS.
+ * move over before the member requires TLS. The peer port stays in plain text, with the peer
+ * certificates already in place, so that the member can dial a peer that has moved to TLS: a
+ * member without them rejects that peer's certificate (etcd 3.4). The finish phase moves each
+ * member's peer URL to TLS.
  */
 export function renderEtcdConfig(
   member: Omit<EtcdMemberSpec, "host">,
@@ -43,13 +46,15 @@ export function renderEtcdConfig(
     etcd.tls && opts.bothSchemes
       ? [plainUrl(member.clientUrl), member.clientUrl, plainUrl(loopbackClient), loopbackClient]
       : [member.clientUrl, loopbackClient];
+  const switching = etcd.tls !== undefined && opts.bothSchemes === true;
+  const peerUrl = switching ? plainUrl(member.peerUrl) : member.peerUrl;
   const config = {
     name: member.name,
     "data-dir": etcd.dataDir,
-    "listen-peer-urls": `${member.peerUrl},${scheme}://127.0.0.1:${etcd.peerPort}`,
+    "listen-peer-urls": `${peerUrl},${switching ? "http" : scheme}://127.0.0.1:${etcd.peerPort}`,
     "listen-client-urls": clientUrls.join(","),
     "advertise-client-urls": member.clientUrl,
-    "initial-advertise-peer-urls": member.peerUrl,
+    "initial-advertise-peer-urls": peerUrl,
     "initial-cluster": etcd.initialCluster,
     "initial-cluster-state": "new",
     "initial-cluster-token": etcd.token,

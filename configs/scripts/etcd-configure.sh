@@ -5,9 +5,10 @@
 # (members added or removed) is written without a restart.
 # A running cluster switching from plain text to TLS (switching_to_tls) takes two phases. PHASE
 # configure writes SWITCH_CONFIG: the client port serves both schemes and advertises TLS, and the
-# member's peer URL moves to TLS (`etcdctl member update`, under the lock, just before its
-# restart); its etcdctl calls use plain text, which every member serves then. PHASE finish, once
-# every client of etcd uses TLS, writes CONFIG, which serves TLS only. Without a switch, PHASE
+# peer port stays in plain text with the peer certificates in place (to dial peers that move to
+# TLS); its etcdctl calls use plain text, which every member serves then. PHASE finish, once every
+# client of etcd uses TLS, writes CONFIG, which serves TLS only, and moves the member's peer URL to
+# TLS (`etcdctl member update`, under the lock, just before its restart). Without a switch, PHASE
 # configure writes CONFIG and PHASE finish does nothing.
 # Variables: MEMBER CLIENT_URL PEER_URL PEERS CONFIG_PATH CONFIG SWITCH_CONFIG UNIT UNIT_PATH DATA_DIR PHASE
 want=$CONFIG
@@ -16,12 +17,12 @@ if switching_to_tls; then
   if [ "$PHASE" = configure ]; then
     log "etcd member $MEMBER: serving plain text and TLS side by side while its clients move to TLS"
     want=$SWITCH_CONFIG
-    update_peer=$PEER_URL
     # Every member answers plain text until the finish phase.
     CLIENT_URL=${CLIENT_URL/#https:/http:}
     PEERS=("${PEERS[@]/#https:/http:}")
   else
     log "etcd member $MEMBER: every client uses TLS now: serving TLS only"
+    update_peer=$PEER_URL
   fi
 elif [ "$PHASE" = finish ]; then
   exit 0

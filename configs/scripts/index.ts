@@ -7,7 +7,11 @@
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { CLIENT_ENV_PATH, TRANSPORT_PATH } from "../tls";
+import { ETCD_CONFIG_PATH } from "../etcd";
+import { HAPROXY_CONFIG_PATH } from "../haproxy";
+import { PATRONI_CONFIG_PATH } from "../patroni";
+import { POOL_NAMES, poolConfigPath } from "../pgbouncer";
+import { CLIENT_ENV_PATH, TLS_DIR, TRANSPORT_PATH } from "../tls";
 
 /** Every remote script, by the name of its file in this folder (`<name>.sh`). */
 export const SCRIPT_NAMES = [
@@ -79,6 +83,15 @@ export function renderScript(name: ScriptName, vars: Record<string, ScriptValue>
   const all: Record<string, ScriptValue> = {
     PATRONI_STACK_CLIENT_ENV: CLIENT_ENV_PATH,
     PATRONI_STACK_TRANSPORT: TRANSPORT_PATH,
+    PATRONI_STACK_TLS_DIR: TLS_DIR,
+    // The files that name the stack's certificates once a service uses TLS (see
+    // services_name_certificates).
+    PATRONI_STACK_SERVICE_CONFIGS: [
+      ETCD_CONFIG_PATH,
+      PATRONI_CONFIG_PATH,
+      HAPROXY_CONFIG_PATH,
+      ...POOL_NAMES.map(poolConfigPath),
+    ],
     ...vars,
   };
   const header = Object.keys(all)

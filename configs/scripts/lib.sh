@@ -28,7 +28,10 @@ require_root() {
 # clients move, Patroni restarts under a paused cluster while HAProxy's checks hold their state),
 # and the stack's last step on the host records `tls`. Going back from TLS to plain text is not
 # done in place: a host with etcd, Patroni or HAProxy running refuses, before anything changes.
-# A host with none of them running (new, or after a destroy) records the new transport.
+# A host with none of them running (new, or after a destroy) records the new transport. A switch
+# needs etcd 3.5 or later (serving both schemes on one client port): an older etcd refuses before
+# the host is marked, and a host marked by an up that stopped before any service moved to TLS (no
+# service's configuration names a certificate yet) may go back to plain text.
 transport_unchanged() { # WANT FILE
   local want=$1 file=$2 was="" unit running=() record=$1
   [ -r "$file" ] && was=$(<"$file")
@@ -37,8 +40,11 @@ transport_unchanged() { # WANT FILE
   done
   if [ -n "$was" ] && [ "${#running[@]}" -gt 0 ]; then
     if [ "$was" = plain ] && [ "$want" = tls ]; then
+      etcd_can_switch || die "tls.enabled turned on for a running cluster, but this host runs etcd $(etcd_version): etcd before 3.5 cannot serve plain text and TLS on one client port, which the switch in place needs, and nothing was changed. Set tls.enabled back to false, or upgrade etcd to 3.5 or later (Debian trixie has 3.5) and run up again, or create a new stack with TLS and move the data there (README, TLS on every hop)"
       log "tls.enabled turned on for a running cluster: ${running[*]} on this host switch from plain text to TLS in this up, one service at a time"
       record=plain-to-tls
+    elif [ "$was" = plain-to-tls ] && [ "$want" = plain ] && ! services_name_certificates; then
+      log "tls.enabled is off again before any service on this host moved to TLS: it stays in plain text"
     elif [ "$was" = plain-to-tls ] && [ "$want" = tls ]; then
       log "this host is still switching from plain text to TLS: this up goes on with it"
       record=plain-to-tls
@@ -50,6 +56,28 @@ transport_unchanged() { # WANT FILE
     install -d -m 0755 "$(dirname "$file")"
     printf '%s\n' "$record" >"$file"
   fi
+}
+
+# etcd's version on this host ("3.5.16"), empty without etcd.
+etcd_version() { etcd --version 2>/dev/null | awk '/^etcd Version:/ { print $3 }'; }
+
+# Whether etcd here (if any) can serve plain text and TLS side by side on its client port (3.5+).
+etcd_can_switch() {
+  local version major minor
+  version=$(etcd_version)
+  [ -n "$version" ] || return 0
+  IFS=. read -r major minor _ <<<"$version"
+  [ "$major" -gt 3 ] || { [ "$major" -eq 3 ] && [ "$minor" -ge 5 ]; }
+}
+
+# Whether a service's configuration on this host names one of the stack's certificates (it was
+# set up for TLS, or has moved to it in a switch).
+services_name_certificates() {
+  local file
+  for file in "${PATRONI_STACK_SERVICE_CONFIGS[@]}"; do
+    if grep -qsF "$PATRONI_STACK_TLS_DIR/" "$file"; then return 0; fi
+  done
+  return 1
 }
 
 # Whether this host is switching from plain text to TLS in this up (see transport_unchanged).

@@ -1327,6 +1327,47 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
   });
 
   // A stack of its own, once the suite's cluster is gone: the dev topology without its backup host.
+  // A stack of its own on bookworm (etcd 3.4), in the seed topology's run.
+  itOn(
+    ["seed"],
+    "refuses to switch a running cluster on etcd 3.4 to TLS before anything changes, and goes on in plain text",
+    async () => {
+      const plain = makeStack("bookworm", 11, {
+        kind: "switch34",
+        overrides: {
+          hosts: ["pg1", "pg2"].map((name) => ({ name, address: "0.0.0.0" })),
+          roles: { etcd: ["pg1"], patroni: ["pg1", "pg2"], haproxy: ["pg1", "pg2"] },
+          tls: { enabled: false },
+        },
+      });
+      try {
+        expectSucceeded(await runStack(plain, "up"));
+        const configs = () =>
+          plain.hosts.map((h) =>
+            onHost(plain, h, `md5sum ${ETCD_CONFIG_PATH} ${PATRONI_CONFIG_PATH} 2>/dev/null || true`),
+          );
+        const before = configs();
+        editConfig(plain, "tls", { enabled: true });
+        const refused = await runStack(plain, "up");
+        expect(refused.code).not.toBe(0);
+        expect(refused.output).toMatch(/runs etcd 3\.4\.\d+: etcd before 3\.5 cannot serve plain text and TLS/);
+        // Nothing moved: the services' files, the cluster (not paused), plain text served.
+        expect(configs()).toEqual(before);
+        expect(onHost(plain, "pg1", "etcdctl --endpoints=http://127.0.0.1:2379 endpoint health 2>&1")).toMatch(
+          /is healthy/,
+        );
+        expect(onHost(plain, "pg1", `curl -sS ${plain.restUrls.pg1}/patroni`)).not.toMatch(/"pause": ?true/);
+        // Back to plain text: the up goes on, and every host records plain text.
+        editConfig(plain, "tls", { enabled: false });
+        expectSucceeded(await runStack(plain, "up"));
+        for (const h of plain.hosts) expect(onHost(plain, h, "cat /etc/patroni-stack/transport")).toBe("plain");
+        expectSucceeded(await runStack(plain, "down"));
+      } finally {
+        removeStack(plain);
+      }
+    },
+  );
+
   itOn(
     ["dev"],
     "switches a running cluster (its primary moved since the deploy) from plain text to TLS in place: no HAProxy server DOWN, the virtual IP stays, no write fails",
@@ -1412,6 +1453,12 @@ describe.each(TOPOLOGIES)("the %s topology", (source, slot) => {
           spawnSync("curl", ["-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", url], { encoding: "utf8" })
             .stdout;
         for (const h of plain.etcdHosts) expect(status(`http://${plain.addresses[h]}:2379/health`)).toBe("000");
+        // Every etcd member's peers reach it over TLS (its registration moved in the finish phase).
+        const registered = JSON.parse(onHost(plain, plain.etcdHosts[0], "etcdctl member list -w json")) as {
+          members: { name: string; peerURLs: string[] }[];
+        };
+        expect(registered.members.flatMap((m) => m.peerURLs).filter((u) => !u.startsWith("https://"))).toEqual([]);
+        expect(registered.members).toHaveLength(plain.etcdHosts.length);
         for (const h of plain.patroniHosts) {
           expect(status(`${plain.restUrls[h]}/health`)).toBe("000");
         }

@@ -98,14 +98,27 @@ describe("rendered RHEL settings", () => {
 });
 
 describe("the transport check before anything on a host changes", () => {
-  // A stub systemctl: the units named in ACTIVE are running.
-  const check = (want: string, recorded: string | undefined, active: string) => {
+  // A stub systemctl: the units named in ACTIVE are running; etcd at ETCD's version (none: no
+  // etcd); a service's configuration naming a certificate when `named`.
+  const check = (
+    want: string,
+    recorded: string | undefined,
+    active: string,
+    opts: { etcd?: string; named?: boolean } = {},
+  ) => {
     const file = path.join(dir, "transport");
+    const config = path.join(dir, "patroni.yml");
     fs.rmSync(file, { force: true });
+    fs.writeFileSync(config, opts.named ? "certfile: /etc/patroni-stack/tls/postgres.crt\n" : "listen: 8008\n");
     if (recorded !== undefined) fs.writeFileSync(file, `${recorded}\n`);
     const r = bash(
       "debian",
-      `systemctl() { [ "$1" = is-active ] && [[ " ${active} " == *" $3 "* ]]; }\ntransport_unchanged ${want} ${file}`,
+      [
+        `systemctl() { [ "$1" = is-active ] && [[ " ${active} " == *" $3 "* ]]; }`,
+        opts.etcd ? `etcd() { echo "etcd Version: ${opts.etcd}"; }` : "etcd() { return 127; }",
+        `PATRONI_STACK_TLS_DIR=/etc/patroni-stack/tls; PATRONI_STACK_SERVICE_CONFIGS=(${dir}/none ${config})`,
+        `transport_unchanged ${want} ${file}`,
+      ].join("\n"),
     );
     return { ...r, recorded: fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : undefined };
   };
@@ -117,6 +130,20 @@ describe("the transport check before anything on a host changes", () => {
     expect(r.recorded).toBe("plain-to-tls");
   });
 
+  it("switches with etcd 3.5, and refuses before marking the host with etcd 3.4", () => {
+    expect(check("tls", "plain", "etcd", { etcd: "3.5.16" }).recorded).toBe("plain-to-tls");
+    const r = check("tls", "plain", "etcd patroni", { etcd: "3.4.23" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/runs etcd 3\.4\.23: etcd before 3\.5 cannot serve plain text and TLS on one client port/);
+    expect(r.recorded).toBe("plain");
+  });
+
+  it("goes back to plain text from a switch that stopped before any service moved to TLS", () => {
+    const r = check("plain", "plain-to-tls", "etcd haproxy");
+    expect(r.status).toBe(0);
+    expect(r.recorded).toBe("plain");
+  });
+
   it("goes on with a switch that an earlier up left half way", () => {
     const r = check("tls", "plain-to-tls", "patroni");
     expect(r.status).toBe(0);
@@ -124,7 +151,7 @@ describe("the transport check before anything on a host changes", () => {
   });
 
   it("refuses to turn TLS off in the middle of a switch", () => {
-    const r = check("plain", "plain-to-tls", "etcd");
+    const r = check("plain", "plain-to-tls", "etcd", { named: true });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/etcd on this host run with tls, the stack now asks for plain/);
     expect(r.recorded).toBe("plain-to-tls");

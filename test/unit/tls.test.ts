@@ -13,7 +13,9 @@ import { renderHaproxyConfig } from "../../configs/haproxy";
 import { renderVipCheck } from "../../configs/keepalived";
 import { renderEtcdConfig } from "../../configs/etcd";
 import { parse } from "yaml";
-import { renderClientEnv, hostAltNames, userCaProblems } from "../../configs/tls";
+import { renderClientEnv, hostAltNames, TLS_DIR, userCaProblems } from "../../configs/tls";
+import { renderPatroniConfig } from "../../configs/patroni";
+import { renderPgbouncerConfig } from "../../configs/pgbouncer";
 import { readUserCa, ConfigError } from "../../settings";
 import { renderScript } from "../../configs/scripts";
 import { CERTIFICATE_PROVIDER, issueCertificate, renewalReason } from "../../components/tlsProvider";
@@ -107,6 +109,21 @@ describe("the plan's certificates", () => {
     expect(plain.patroni.extraHba).toEqual(["host all all 0.0.0.0/0 scram-sha-256"]);
     expect(renderHaproxyConfig(plain.routers[0], plain.haproxy, false)).not.toMatch(/ssl/);
   });
+
+  it("names no certificate in a plain-text stack's service files (a stopped switch goes back on that)", () => {
+    const plain = planCluster(resolveSettings({ ...stackFileSettings("dev"), tls: { enabled: false } }, withKey));
+    const secrets = { superuser: "su", replication: "repl", rewind: "rw", restApi: "api" };
+    const pools = plain.pgbouncer;
+    if (!pools) throw new Error("dev has pools");
+    const files = [
+      renderEtcdConfig(plain.etcd.members[0], plain.etcd),
+      renderPatroniConfig(plain.patroni.leader, plain.patroni, secrets),
+      renderHaproxyConfig(plain.routers[0], plain.haproxy, false),
+      ...pools.pools.map((p) => renderPgbouncerConfig(pools, p, "pg1")),
+    ];
+    for (const text of files) expect(text).not.toContain(`${TLS_DIR}/`);
+    expect(renderEtcdConfig(plan.etcd.members[0], plan.etcd)).toContain(`${TLS_DIR}/`);
+  });
 });
 
 describe("rendered files that verify", () => {
@@ -146,7 +163,10 @@ describe("rendered files that verify", () => {
       "https://127.0.0.1:2379",
     ]);
     expect(etcd["advertise-client-urls"]).toBe("https://10.213.7.11:2379");
-    expect(etcd["listen-peer-urls"]).toMatch(/^https:.*,https:/);
+    // Peers stay in plain text, with the certificates to dial a peer that has moved to TLS.
+    expect(etcd["listen-peer-urls"]).toBe("http://10.213.7.11:2380,http://127.0.0.1:2380");
+    expect(etcd["initial-advertise-peer-urls"]).toBe("http://10.213.7.11:2380");
+    expect(etcd["peer-transport-security"]).toMatchObject({ "client-cert-auth": true });
     expect(etcd["client-transport-security"]).toMatchObject({ "client-cert-auth": true });
     // Once the switch is done, TLS only.
     const final = parse(renderEtcdConfig(plan.etcd.members[0], plan.etcd)) as Record<string, unknown>;
