@@ -42,20 +42,25 @@ function freePort(address: string): Promise<number> {
   });
 }
 
+/** Whether the server accepts a connection now. */
+function accepts(address: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, address, () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 /** Wait (up to 30 s) until the server accepts connections. */
 async function listening(address: string, port: number): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, address, () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (up) return;
+  let up = await accepts(address, port);
+  for (let i = 1; i < 60 && !up; i++) {
     await new Promise((r) => setTimeout(r, 500));
+    up = await accepts(address, port);
   }
-  throw new Error(`s3rver did not listen on ${address}:${port}`);
+  if (!up) throw new Error(`s3rver did not listen on ${address}:${port}`);
 }
 
 (runs ? describe : describe.skip)("an S3 repository (s3rver on the Docker bridge's gateway)", () => {
